@@ -1,0 +1,779 @@
+//! The process runtime: spawn, watch, time out, kill, and make sure the process group is gone.
+
+use std::fs::{self, File};
+use std::io;
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use nix::sys::signal::Signal;
+use tokio::process::{Child, Command};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, sleep, sleep_until};
+
+use crate::cgroup::{CgroupConfig, Confinement, Hierarchy, Limits, OomSign, RunCgroup, Usage};
+use crate::error::RuntimeError;
+use crate::outcome::{Cause, Ending, ExitReason, Outcome, classify, fmt_duration, signal_name};
+use crate::procfs::{
+    GroupState, ProcessIdentity, group_reachable, read_stat, reap_own_zombie, scan_group,
+    signal_group,
+};
+use crate::spec::ProcessSpec;
+use crate::start_log::{CONTAINER_LOG, START_LOG, StartLog, open_append, open_run_log};
+
+/// How long to wait for a SIGKILLed group to disappear before giving up on it.
+const AFTER_SIGKILL: Duration = Duration::from_secs(2);
+/// The first and the longest pause between two looks at a group whose leader has exited.
+const GROUP_POLL_FIRST: Duration = Duration::from_millis(2);
+const GROUP_POLL_MAX: Duration = Duration::from_millis(100);
+/// How often a run's memory is sampled where the kernel keeps no peak of its own.
+const MEMORY_SAMPLE_EVERY: Duration = Duration::from_millis(500);
+
+/// Runs attempts as plain processes, each in its own cgroup where the host allows. Cheap to
+/// clone.
+#[derive(Clone, Debug)]
+pub struct ProcessRuntime {
+    cgroups: Option<Arc<Hierarchy>>,
+    limits: Limits,
+}
+
+impl Default for ProcessRuntime {
+    /// [`ProcessRuntime::new`].
+    fn default() -> ProcessRuntime {
+        ProcessRuntime::new()
+    }
+}
+
+impl ProcessRuntime {
+    /// A runtime that makes the runs' cgroups under the agent's own cgroup, in a directory
+    /// named `rota` ([`CgroupConfig::default`]).
+    pub fn new() -> ProcessRuntime {
+        ProcessRuntime::with_cgroups(&CgroupConfig::default())
+    }
+
+    /// A runtime that makes the runs' cgroups where `config` says. Finds the host's layout
+    /// from `/proc/self/mountinfo` and checks that the parent cgroup can be made; when it
+    /// cannot (not root, a read-only cgroupfs, no cpu or memory controller, or
+    /// [`CgroupConfig::Disabled`]), runs are started without cgroups, memory is capped with
+    /// `RLIMIT_AS` only, and [`ProcessRuntime::limits`] says why.
+    pub fn with_cgroups(config: &CgroupConfig) -> ProcessRuntime {
+        match Hierarchy::detect(config) {
+            Ok(hierarchy) => ProcessRuntime {
+                limits: Limits::Enforced {
+                    by: hierarchy.describe(),
+                },
+                cgroups: Some(Arc::new(hierarchy)),
+            },
+            Err(reason) => ProcessRuntime {
+                cgroups: None,
+                limits: Limits::NotEnforced { reason },
+            },
+        }
+    }
+
+    /// Whether runs' limits are enforced, and by what or why not: for the agent to log at start
+    /// and report.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The parent directories of the runs' cgroups, one per hierarchy used (none without
+    /// cgroups). Each is made with the first run and removed with the last one.
+    pub fn cgroup_parents(&self) -> Vec<PathBuf> {
+        self.cgroups
+            .as_ref()
+            .map(|h| h.parents.iter().map(|p| p.dir.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// The names of the runs' cgroups that exist now, whoever made them.
+    pub fn cgroups(&self) -> Vec<String> {
+        self.cgroups
+            .as_ref()
+            .map(|h| h.children())
+            .unwrap_or_default()
+    }
+
+    /// After an agent restart: kills every process left in the run's cgroup `name` (SIGKILL)
+    /// and removes it. Returns how many processes it killed, or `None` when there is no such
+    /// cgroup. Closes the gap that [`crate::kill_orphan`] leaves: processes that left the
+    /// run's process group are still in its cgroup.
+    ///
+    /// Blocks up to 2 s while the killed processes exit: call it off the async threads.
+    pub fn reclaim(&self, name: &str) -> Option<io::Result<usize>> {
+        let cgroup = self.cgroups.as_ref()?.find(name)?;
+        Some(cgroup.reclaim())
+    }
+
+    /// Starts one attempt: creates the log and working directories, makes the run's cgroup with
+    /// the spec's limits (or, without cgroups, prepares `RLIMIT_AS`), appends the process's
+    /// stdout and stderr to `log_dir/container.log`, spawns it as the leader of a new session
+    /// and process group (`setsid`) that joins its cgroup before `exec`, and records what it did
+    /// in `log_dir/start.log`.
+    ///
+    /// Returns once the program has been executed. From then on a task of the current tokio
+    /// runtime watches it and enforces the timeout, whether or not [`RunningProcess::wait`] is
+    /// called; once it has ended, whatever is left in its cgroup is killed and the cgroup is
+    /// removed. A failure to start is returned and, except when the log directory itself is not
+    /// writable, also written to `start.log`.
+    ///
+    /// Must be called within a tokio runtime. Does small synchronous file operations (directory
+    /// creation, opening a few files, one `/proc` read) on the calling thread; the cgroup is
+    /// made on a blocking thread.
+    pub async fn start(&self, spec: ProcessSpec) -> Result<RunningProcess, RuntimeError> {
+        self.start_with_killer(spec, Killer::new()).await
+    }
+
+    /// [`ProcessRuntime::start`] with a killer made beforehand: a kill asked for before the
+    /// process started stops it as soon as it has.
+    pub async fn start_with_killer(
+        &self,
+        spec: ProcessSpec,
+        killer: Killer,
+    ) -> Result<RunningProcess, RuntimeError> {
+        let mut log = open_logs(&spec)?;
+        let cgroup = match self.make_cgroup(&spec).await {
+            Ok(cgroup) => cgroup,
+            Err(err) => {
+                log.line(format_args!("start failed: {err}"));
+                return Err(err);
+            }
+        };
+        log.line(format_args!(
+            "{}",
+            self.describe_limits(&spec, cgroup.as_ref())
+        ));
+        let confinement = match &cgroup {
+            Some(cgroup) => match cgroup.open_procs() {
+                Ok(files) => Confinement::cgroup(files),
+                Err(source) => {
+                    let err = RuntimeError::Cgroup {
+                        path: cgroup.path(),
+                        source,
+                    };
+                    log.line(format_args!("start failed: {err}"));
+                    remove_cgroup(cgroup.clone(), &mut log).await;
+                    return Err(err);
+                }
+            },
+            None => Confinement::rlimits(spec.resources.memory_bytes),
+        };
+        let spawned = spawn(&spec, &confinement);
+        drop(confinement);
+        let spawned = match spawned {
+            Ok(spawned) => spawned,
+            Err(err) => {
+                log.line(format_args!("start failed: {err}"));
+                tracing::debug!(%err, argv = ?spec.argv, "process did not start");
+                if let Some(cgroup) = cgroup {
+                    remove_cgroup(cgroup, &mut log).await;
+                }
+                return Err(err);
+            }
+        };
+        let pid = spawned.identity.pid;
+        log.line(format_args!(
+            "start pid={pid} argv={} workdir={}",
+            serde_json::to_string(&spec.argv).unwrap_or_else(|_| format!("{:?}", spec.argv)),
+            spec.workdir.display()
+        ));
+        tracing::debug!(pid, argv = ?spec.argv, "process started");
+
+        let supervisor = Supervisor {
+            child: spawned.child,
+            pgid: pid,
+            log,
+            timeout: spec.timeout,
+            grace: spec.kill_grace,
+            kill: killer.notify.clone(),
+            started: spawned.started,
+            started_at: spawned.started_at,
+            cgroup: cgroup.clone(),
+            sampled_peak: None,
+        };
+        Ok(RunningProcess {
+            identity: spawned.identity,
+            started_at: spawned.started_at,
+            killer,
+            cgroup,
+            task: tokio::spawn(supervisor.run()),
+        })
+    }
+
+    /// Makes the run's cgroup with its limits, off the async threads (a stale cgroup of the
+    /// same name is emptied first, which waits for its processes to die).
+    async fn make_cgroup(&self, spec: &ProcessSpec) -> Result<Option<RunCgroup>, RuntimeError> {
+        let Some(hierarchy) = self.cgroups.clone() else {
+            return Ok(None);
+        };
+        let name = spec.cgroup.clone().unwrap_or_else(generated_cgroup_name);
+        let resources = spec.resources;
+        let made = tokio::task::spawn_blocking({
+            let name = name.clone();
+            move || hierarchy.create(&name, &resources)
+        })
+        .await
+        .unwrap_or_else(|e| Err(io::Error::other(e)));
+        made.map(Some).map_err(|source| RuntimeError::Cgroup {
+            path: self
+                .cgroup_parents()
+                .first()
+                .map(|p| p.join(&name))
+                .unwrap_or_else(|| PathBuf::from(&name)),
+            source,
+        })
+    }
+
+    /// `limits cgroup=/sys/fs/cgroup/memory/rota/run-1-1 cores=0.5 memory=32MB`, or
+    /// `limits not enforced (no cgroups: REASON) memory=32MB by RLIMIT_AS`.
+    fn describe_limits(&self, spec: &ProcessSpec, cgroup: Option<&RunCgroup>) -> String {
+        let cores = spec
+            .resources
+            .cores
+            .map_or("unlimited".to_string(), |c| c.to_string());
+        let memory = spec
+            .resources
+            .memory_bytes
+            .map_or("unlimited".to_string(), |b| {
+                format!("{}MB", b / (1024 * 1024))
+            });
+        match (cgroup, &self.limits) {
+            (Some(cgroup), _) => format!(
+                "limits cgroup={} cores={cores} memory={memory}",
+                cgroup.path().display()
+            ),
+            (None, Limits::NotEnforced { reason }) => format!(
+                "limits not enforced (no cgroups: {reason}): cores={cores} not limited, memory={memory} by RLIMIT_AS"
+            ),
+            (None, Limits::Enforced { .. }) => format!("limits cores={cores} memory={memory}"),
+        }
+    }
+}
+
+/// `run-<agent pid>-<n>`: unique among this agent's runs.
+fn generated_cgroup_name() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!(
+        "run-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Empties and removes a run's cgroup off the async threads; a failure goes to `start.log`.
+async fn remove_cgroup(cgroup: RunCgroup, log: &mut StartLog) {
+    let path = cgroup.path();
+    let result = tokio::task::spawn_blocking(move || cgroup.reclaim())
+        .await
+        .unwrap_or_else(|e| Err(io::Error::other(e)));
+    match result {
+        Ok(0) => {}
+        Ok(n) => log.line(format_args!(
+            "{} left in cgroup {}: SIGKILL",
+            count_processes(n),
+            path.display()
+        )),
+        Err(err) => {
+            log.line(format_args!(
+                "cannot remove cgroup {}: {err}",
+                path.display()
+            ));
+            tracing::warn!(cgroup = %path.display(), %err, "a run's cgroup is left behind");
+        }
+    }
+}
+
+/// Creates the log directory, opens `start.log` and writes the attempt separator.
+fn open_logs(spec: &ProcessSpec) -> Result<StartLog, RuntimeError> {
+    open_run_log(&spec.log_dir, START_LOG, spec.attempt)
+        .map_err(|(path, source)| RuntimeError::LogDir { path, source })
+}
+
+/// A child that has executed its program.
+struct Spawned {
+    child: Child,
+    identity: ProcessIdentity,
+    started: Instant,
+    started_at: Timestamp,
+}
+
+fn spawn(spec: &ProcessSpec, confinement: &Confinement) -> Result<Spawned, RuntimeError> {
+    let (program, args) = spec.argv.split_first().ok_or(RuntimeError::EmptyArgv)?;
+    fs::create_dir_all(&spec.workdir).map_err(|source| RuntimeError::Workdir {
+        path: spec.workdir.clone(),
+        source,
+    })?;
+    let container_log = spec.log_dir.join(CONTAINER_LOG);
+    let (stdout, stderr) = open_output(&container_log).map_err(|source| RuntimeError::LogDir {
+        path: container_log,
+        source,
+    })?;
+
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .current_dir(&spec.workdir)
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr);
+    let confine = confinement.in_child();
+    // SAFETY: runs in the forked child before exec; setsid, write and setrlimit are
+    // async-signal-safe, the closure allocates nothing, and building an io::Error from errno does
+    // not allocate.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::setsid() == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            // Joins the cgroup before exec: no instruction of the program runs unlimited.
+            confine()
+        });
+    }
+
+    let started_at = Timestamp::now();
+    let started = Instant::now();
+    let mut child = command
+        .spawn()
+        .map_err(|source| spawn_error(program, source))?;
+    // Our copies of container.log must not outlive the spawn: the child has its own.
+    drop(command);
+    // A child that was never polled always has a pid.
+    let pid = child.id().map_or(0, |pid| pid as i32);
+    match read_stat(pid) {
+        Ok(stat) if pid > 0 => Ok(Spawned {
+            child,
+            identity: ProcessIdentity {
+                pid,
+                start_ticks: stat.start_ticks,
+            },
+            started,
+            started_at,
+        }),
+        result => {
+            // Without an identity the agent could not reconcile it after a restart: do not run it.
+            if pid > 0 {
+                signal_group(pid, Signal::SIGKILL);
+            }
+            tokio::spawn(async move {
+                let _ = child.wait().await;
+            });
+            let source = result
+                .err()
+                .unwrap_or_else(|| io::Error::other("the child has no pid"));
+            Err(RuntimeError::Identity { pid, source })
+        }
+    }
+}
+
+/// Opens `container.log` for appending, once for stdout and once (a duplicate) for stderr.
+fn open_output(path: &std::path::Path) -> io::Result<(File, File)> {
+    let stdout = open_append(path)?;
+    let stderr = stdout.try_clone()?;
+    Ok((stdout, stderr))
+}
+
+fn spawn_error(program: &str, source: io::Error) -> RuntimeError {
+    let program = program.to_string();
+    match source.kind() {
+        io::ErrorKind::NotFound => RuntimeError::NotFound { program },
+        io::ErrorKind::PermissionDenied => RuntimeError::PermissionDenied { program },
+        _ => RuntimeError::Spawn { program, source },
+    }
+}
+
+/// A started process. Dropping it does not stop it: the watching task still enforces the
+/// timeout and cleans up the group, and the outcome is then lost.
+#[derive(Debug)]
+pub struct RunningProcess {
+    identity: ProcessIdentity,
+    started_at: Timestamp,
+    killer: Killer,
+    cgroup: Option<RunCgroup>,
+    task: JoinHandle<Outcome>,
+}
+
+impl RunningProcess {
+    /// The pid (also the process group id) and start time, to persist for reconciliation.
+    pub fn identity(&self) -> ProcessIdentity {
+        self.identity
+    }
+
+    /// When the process was spawned.
+    pub fn started_at(&self) -> Timestamp {
+        self.started_at
+    }
+
+    /// A handle that can ask for the process to be killed, from anywhere.
+    pub fn killer(&self) -> Killer {
+        self.killer.clone()
+    }
+
+    /// The run's cgroup directory (the memory controller's where there is one), if it has one.
+    pub fn cgroup_path(&self) -> Option<PathBuf> {
+        self.cgroup.as_ref().map(RunCgroup::path)
+    }
+
+    /// What the run has used so far, read from its cgroup (empty without one).
+    pub fn usage(&self) -> Usage {
+        self.cgroup
+            .as_ref()
+            .map(RunCgroup::usage)
+            .unwrap_or_default()
+    }
+
+    /// Resolves once the process has exited and its whole process group is gone (or has been sent
+    /// SIGKILL and did not vanish within a bound; only zombies whose parent is another process,
+    /// or processes stuck in the kernel, survive that).
+    pub async fn wait(self) -> Outcome {
+        match self.task.await {
+            Ok(outcome) => outcome,
+            // Only if the watching task panicked or its runtime is shutting down.
+            Err(err) => Outcome {
+                ending: Ending::Failed,
+                exit_reason: ExitReason::Lost,
+                exit_code: None,
+                signal: None,
+                reason: format!("lost track of pid {}: {err}", self.identity.pid),
+                usage: Usage::default(),
+                started_at: self.started_at,
+                ended_at: Timestamp::now(),
+            },
+        }
+    }
+}
+
+/// Asks for a running process to be killed: SIGTERM to its process group, then SIGKILL after
+/// the spec's grace. Cheap to clone.
+#[derive(Clone, Debug, Default)]
+pub struct Killer {
+    pub(crate) notify: Arc<Notify>,
+}
+
+impl Killer {
+    /// A killer for an attempt not started yet: pass it to
+    /// [`ProcessRuntime::start_with_killer`] (or the Docker runtime's equivalent). A kill asked
+    /// for before the start is kept and acted on once the attempt runs.
+    pub fn new() -> Killer {
+        Killer::default()
+    }
+
+    /// Asks for the kill and returns at once; the attempt then ends `Killed`, unless it had already
+    /// ended or timed out. Asking again, or after the end, does nothing.
+    pub fn kill(&self) {
+        self.notify.notify_one();
+    }
+}
+
+/// The task that owns the child from spawn to outcome.
+struct Supervisor {
+    child: Child,
+    pgid: i32,
+    log: StartLog,
+    timeout: Option<Duration>,
+    grace: Duration,
+    kill: Arc<Notify>,
+    started: Instant,
+    started_at: Timestamp,
+    cgroup: Option<RunCgroup>,
+    /// The highest memory use seen, where the kernel keeps no peak of its own.
+    sampled_peak: Option<u64>,
+}
+
+/// What happened first while the process ran.
+enum First {
+    Exited(io::Result<ExitStatus>),
+    Signalled(Cause),
+}
+
+impl Supervisor {
+    async fn run(mut self) -> Outcome {
+        let pgid = self.pgid;
+        let timeout_at = self.timeout.map(|t| self.started + t);
+        let mut sample_at = self
+            .cgroup
+            .as_ref()
+            .filter(|c| !c.keeps_peak())
+            .map(|_| Instant::now());
+        let first = loop {
+            tokio::select! {
+                biased;
+                status = self.child.wait() => break First::Exited(status),
+                () = self.kill.notified() => break First::Signalled(Cause::Kill),
+                () = sleep_until_some(timeout_at) => {
+                    break First::Signalled(Cause::Timeout(self.timeout.unwrap_or_default()))
+                }
+                () = sleep_until_some(sample_at) => {
+                    self.sample_memory();
+                    sample_at = Some(Instant::now() + MEMORY_SAMPLE_EVERY);
+                }
+            }
+        };
+
+        let mut cause = None;
+        // When SIGKILL is due if anything of the group is still running, once SIGTERM was sent.
+        let mut kill_at = None;
+        let mut hard_killed = false;
+        let status = match first {
+            First::Exited(status) => status,
+            First::Signalled(signalled) => {
+                cause = Some(signalled);
+                match signalled {
+                    Cause::Timeout(after) => self.log.line(format_args!(
+                        "timeout after {}: SIGTERM to process group {pgid}",
+                        fmt_duration(after)
+                    )),
+                    Cause::Kill => self.log.line(format_args!(
+                        "kill requested: SIGTERM to process group {pgid}"
+                    )),
+                }
+                signal_group(pgid, Signal::SIGTERM);
+                let deadline = Instant::now() + self.grace;
+                kill_at = Some(deadline);
+                let exited = tokio::select! {
+                    biased;
+                    status = self.child.wait() => Some(status),
+                    () = sleep_until(deadline) => None,
+                };
+                match exited {
+                    Some(status) => status,
+                    None => {
+                        self.sigkill("still running after the grace period");
+                        hard_killed = true;
+                        self.child.wait().await
+                    }
+                }
+            }
+        };
+
+        match &status {
+            Ok(status) => self
+                .log
+                .line(format_args!("exit {}", describe_exit(*status))),
+            Err(err) => self
+                .log
+                .line(format_args!("cannot wait for pid {pgid}: {err}")),
+        }
+        self.clean_group(kill_at, hard_killed).await;
+        let (usage, oom) = self.clean_cgroup(&status).await;
+
+        let (ending, exit_reason, reason) = match (&status, cause) {
+            (Ok(status), cause) => classify(*status, cause, oom),
+            (Err(_), Some(cause)) => classify(ExitStatus::from_raw(0), Some(cause), oom),
+            (Err(err), None) => (
+                Ending::Failed,
+                ExitReason::Lost,
+                format!("cannot wait for the process: {err}"),
+            ),
+        };
+        let status = status.ok();
+        let ended_at = Timestamp::now();
+        self.log
+            .line(format_args!("end {}: {reason}", ending.as_str()));
+        tracing::debug!(pid = pgid, ending = ending.as_str(), %reason, "process ended");
+        Outcome {
+            ending,
+            exit_reason,
+            exit_code: status.and_then(|s| s.code()),
+            signal: status.and_then(|s| s.signal()),
+            reason,
+            usage,
+            started_at: self.started_at,
+            ended_at,
+        }
+    }
+
+    fn sample_memory(&mut self) {
+        if let Some(now) = self.cgroup.as_ref().and_then(RunCgroup::memory_current) {
+            self.sampled_peak = Some(self.sampled_peak.map_or(now, |peak| peak.max(now)));
+        }
+    }
+
+    /// Once the process group is gone: kills what is left in the run's cgroup (processes that
+    /// left the group with `setsid`), reads what the run used and whether the OOM killer
+    /// struck, and removes the cgroup. Returns the usage and whether the run was OOM-killed.
+    async fn clean_cgroup(&mut self, status: &io::Result<ExitStatus>) -> (Usage, bool) {
+        let Some(cgroup) = self.cgroup.clone() else {
+            return (Usage::default(), false);
+        };
+        let left = cgroup.pids();
+        if !left.is_empty() {
+            self.log.line(format_args!(
+                "{} left in cgroup {} after the process group was gone (pids {}): SIGKILL",
+                count_processes(left.len()),
+                cgroup.path().display(),
+                join_pids(&left)
+            ));
+            cgroup.signal_all(Signal::SIGKILL);
+            let deadline = Instant::now() + AFTER_SIGKILL;
+            let mut pause = GROUP_POLL_FIRST;
+            loop {
+                let left = cgroup.pids();
+                for pid in &left {
+                    reap_own_zombie(*pid);
+                }
+                if left.is_empty() || Instant::now() >= deadline {
+                    break;
+                }
+                sleep(pause).await;
+                pause = (pause * 2).min(GROUP_POLL_MAX);
+            }
+        }
+        self.sample_memory();
+        let mut usage = cgroup.usage();
+        if usage.peak_memory_bytes.is_none() {
+            usage.peak_memory_bytes = self.sampled_peak;
+        }
+        let oom = match cgroup.oom() {
+            OomSign::Kills(n) => {
+                if n > 0 {
+                    self.log.line(format_args!(
+                        "the OOM killer killed {} in cgroup {}",
+                        count_processes(n as usize),
+                        cgroup.path().display()
+                    ));
+                }
+                n > 0
+            }
+            // Without a kill counter: the limit was hit and the process died of SIGKILL.
+            OomSign::LimitHit => status.as_ref().is_ok_and(|s| {
+                s.signal() == Some(libc::SIGKILL) || s.code() == Some(128 + libc::SIGKILL)
+            }),
+            OomSign::None => false,
+        };
+        remove_cgroup(cgroup, &mut self.log).await;
+        (usage, oom)
+    }
+
+    /// After the leader was reaped: whatever is left of its group gets SIGTERM (unless it already
+    /// had it), then SIGKILL at `kill_at` (or after the grace), unless SIGKILL was already sent.
+    async fn clean_group(&mut self, kill_at: Option<Instant>, hard_killed: bool) {
+        let pgid = self.pgid;
+        let GroupState::Alive(left) = probe_group(pgid).await else {
+            return;
+        };
+        let kill_at = match kill_at {
+            Some(at) => at,
+            None => {
+                self.log.line(format_args!(
+                    "{} left in process group {pgid} after exit (pids {}): SIGTERM to process group {pgid}",
+                    count_processes(left.len()),
+                    join_pids(&left)
+                ));
+                signal_group(pgid, Signal::SIGTERM);
+                Instant::now() + self.grace
+            }
+        };
+        if !hard_killed {
+            let GroupState::Alive(left) = wait_group(pgid, kill_at).await else {
+                return;
+            };
+            self.sigkill(&format!(
+                "still running after the grace period (pids {})",
+                join_pids(&left)
+            ));
+        }
+        if let GroupState::Alive(left) = wait_group(pgid, Instant::now() + AFTER_SIGKILL).await {
+            self.log.line(format_args!(
+                "process group {pgid} still has {} after SIGKILL (pids {})",
+                count_processes(left.len()),
+                join_pids(&left)
+            ));
+            tracing::warn!(pgid, pids = ?left, "processes survived SIGKILL");
+        }
+    }
+
+    fn sigkill(&mut self, why: &str) {
+        let pgid = self.pgid;
+        self.log
+            .line(format_args!("SIGKILL to process group {pgid}: {why}"));
+        signal_group(pgid, Signal::SIGKILL);
+    }
+}
+
+async fn sleep_until_some(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Looks at a group whose leader was reaped: one syscall when it is gone, a walk of `/proc` (off
+/// the async threads) when it is not.
+async fn probe_group(pgid: i32) -> GroupState {
+    if !group_reachable(pgid) {
+        return GroupState::Gone;
+    }
+    tokio::task::spawn_blocking(move || scan_group(pgid))
+        .await
+        .unwrap_or(GroupState::Alive(Vec::new()))
+}
+
+/// Waits until nothing of the group runs any more, or `deadline`; returns the last state seen.
+async fn wait_group(pgid: i32, deadline: Instant) -> GroupState {
+    let mut pause = GROUP_POLL_FIRST;
+    loop {
+        let state = probe_group(pgid).await;
+        let now = Instant::now();
+        if !matches!(state, GroupState::Alive(_)) || now >= deadline {
+            return state;
+        }
+        sleep(pause.min(deadline - now)).await;
+        pause = (pause * 2).min(GROUP_POLL_MAX);
+    }
+}
+
+/// `code=3`, `signal=SIGSEGV`, `signal=SIGABRT (core dumped)`.
+fn describe_exit(status: ExitStatus) -> String {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("code={code}"),
+        (None, Some(signal)) if status.core_dumped() => {
+            format!("signal={} (core dumped)", signal_name(signal))
+        }
+        (None, Some(signal)) => format!("signal={}", signal_name(signal)),
+        (None, None) => format!("status={status}"),
+    }
+}
+
+fn count_processes(n: usize) -> String {
+    if n == 1 {
+        "1 process".to_string()
+    } else {
+        format!("{n} processes")
+    }
+}
+
+fn join_pids(pids: &[i32]) -> String {
+    let pids: Vec<String> = pids.iter().map(i32::to_string).collect();
+    pids.join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exits_are_described_by_code_or_signal_name() {
+        assert_eq!(describe_exit(ExitStatus::from_raw(3 << 8)), "code=3");
+        assert_eq!(
+            describe_exit(ExitStatus::from_raw(libc::SIGKILL)),
+            "signal=SIGKILL"
+        );
+        assert_eq!(
+            describe_exit(ExitStatus::from_raw(libc::SIGSEGV | 0x80)),
+            "signal=SIGSEGV (core dumped)"
+        );
+    }
+
+    #[test]
+    fn leftovers_are_counted_in_words() {
+        assert_eq!(count_processes(1), "1 process");
+        assert_eq!(count_processes(3), "3 processes");
+        assert_eq!(join_pids(&[12, 15]), "12,15");
+    }
+}

@@ -1,0 +1,76 @@
+//! What the HTTP handlers and the loops share.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use jiff::Timestamp;
+use tokio::sync::mpsc;
+
+use rota_agent::Agent;
+use rota_model::{AppKey, NodeId, RunId};
+use rota_store::Backend;
+
+use crate::config::ServerConfig;
+
+/// Shared by the handlers and the loops; cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Context {
+    pub store: Backend,
+    pub config: Arc<ServerConfig>,
+    /// The agent of the server's own node (`rota dev`); none for `rota server`.
+    pub agent: Option<Agent>,
+    /// When each remote node's agent was last heard from.
+    pub liveness: Arc<Mutex<HashMap<NodeId, std::time::Instant>>>,
+    /// Tells the cron loop that an app's schedule may have changed (a new channel each time
+    /// this server becomes the leader).
+    pub cron_changes: Arc<Mutex<mpsc::UnboundedSender<AppKey>>>,
+    /// What the latest plan said of each run it did not place, for `rota why`.
+    pub explanations: Arc<Mutex<HashMap<RunId, String>>>,
+}
+
+impl Context {
+    /// The wall clock: the one place the server reads it.
+    pub fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+
+    /// Stops a run on `node`: the local agent at once; a remote node sees the kill order in
+    /// its next poll.
+    pub fn kill(&self, run: RunId, node: &NodeId) {
+        if let Some(agent) = self.agent.as_ref().filter(|a| a.node() == node) {
+            agent.kill(run);
+        }
+    }
+
+    /// Refuses with `not_leader` (naming the leader) on a Raft follower: what only the
+    /// leader can do, such as tracking agents' liveness.
+    pub fn require_leader(&self) -> Result<(), crate::error::ApiError> {
+        let rota_store::Backend::Raft(cluster) = &self.store else {
+            return Ok(());
+        };
+        if cluster.is_leader() {
+            return Ok(());
+        }
+        Err(rota_store::SubmitError::NotLeader {
+            leader: cluster.leader().map(|l| l.addr),
+        }
+        .into())
+    }
+
+    /// A remote node's agent was heard from.
+    pub fn seen(&self, node: &NodeId) {
+        self.liveness
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(node.clone(), std::time::Instant::now());
+    }
+
+    /// Tells the cron loop to look at `app` again.
+    pub fn app_changed(&self, app: AppKey) {
+        let _ = self
+            .cron_changes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(app);
+    }
+}

@@ -1,0 +1,255 @@
+//! The scheduling loop: whenever the state changes, ask the pure core which queued runs
+//! start now, commit the whole plan as one write, then hand the placed runs to the agent.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use rota_agent::Assignment;
+use rota_model::placement::{Constraint, Operator};
+use rota_model::spec::COSMOS_EXTENDED;
+use rota_model::{AppSpec, NodeId, RunId};
+use rota_sched::{
+    Node, Params, Plan, QueuedRun, Request, Reservation, RunningRun, Scheduler, Snapshot,
+};
+use rota_store::{Command, State};
+
+use crate::context::Context;
+
+/// Runs the loop until the store closes.
+pub(crate) async fn run(ctx: Context) {
+    let mut changes = ctx.store.watch();
+    let scheduler = Scheduler::default();
+    let mut plan_id = 0;
+    let mut reservations: Vec<Reservation> = Vec::new();
+    loop {
+        let now = ctx.now();
+        plan_id += 1;
+        let (plan, next_retry) = ctx.store.read(|s| {
+            let (snapshot, next_retry) = snapshot(s, &reservations, now);
+            (
+                scheduler.plan(&snapshot, &Params::new(plan_id, now)),
+                next_retry,
+            )
+        });
+        reservations = plan.reservations.clone();
+        remember_explanations(&ctx, &plan);
+        if !plan.rejections.is_empty() {
+            let runs = plan
+                .rejections
+                .iter()
+                .map(|r| (r.run, r.reason.to_string()))
+                .collect();
+            if let Err(e) = ctx.store.submit(Command::Reject { runs, at: now }).await {
+                tracing::error!(error = %e, "cannot record rejections");
+            }
+        }
+        // Optimistic planning: what still fits in fresh state is committed, the rest waits
+        // for the next round.
+        let recheck = ctx.store.read(|s| {
+            let (fresh, _) = snapshot(s, &reservations, now);
+            scheduler.recheck(&plan, &fresh)
+        });
+        for (placement, why) in &recheck.refused {
+            tracing::debug!(run = %placement.run, %why, "placement refused on recheck");
+        }
+        if !recheck.preemptions.is_empty() {
+            let runs = recheck
+                .preemptions
+                .iter()
+                .map(|p| (p.victim, p.for_run))
+                .collect();
+            match ctx.store.submit(Command::Preempt { runs, at: now }).await {
+                Ok(applied) => {
+                    for (run, node) in applied.kills {
+                        ctx.kill(run, &node);
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "cannot record preemptions"),
+            }
+        }
+        let mut by_node: BTreeMap<NodeId, Vec<RunId>> = BTreeMap::new();
+        for placement in recheck.accepted {
+            by_node
+                .entry(placement.node)
+                .or_default()
+                .push(placement.run);
+        }
+        for (node, runs) in by_node {
+            let placed = ctx
+                .store
+                .submit(Command::Place {
+                    runs,
+                    node: node.clone(),
+                    at: now,
+                })
+                .await;
+            match placed {
+                Ok(applied) => dispatch(&ctx, &node, &applied.runs),
+                Err(e) => tracing::error!(error = %e, "cannot commit a plan"),
+            }
+        }
+        let retry_wait = next_retry.map(|t| t.duration_since(ctx.now()).unsigned_abs());
+        tokio::select! {
+            changed = changes.changed() => if changed.is_err() { return },
+            () = async { tokio::time::sleep(retry_wait.expect("guarded")).await }, if retry_wait.is_some() => {}
+        }
+    }
+}
+
+/// The snapshot as it is now, for `rota queues`.
+pub(crate) fn local_snapshot(ctx: &Context, state: &State) -> Snapshot {
+    snapshot(state, &[], ctx.now()).0
+}
+
+/// Keeps what the plan said of each run it did not place, for `rota why`.
+fn remember_explanations(ctx: &Context, plan: &Plan) {
+    let placed: std::collections::HashSet<RunId> = plan.placements.iter().map(|p| p.run).collect();
+    let explanations: HashMap<RunId, String> = plan
+        .explanations()
+        .filter(|e| !placed.contains(&e.run))
+        .map(|e| (e.run, e.to_string()))
+        .collect();
+    *ctx.explanations.lock().unwrap_or_else(|e| e.into_inner()) = explanations;
+}
+
+/// The capacity given to a node for a Cosmos extended resource it does not declare: no limit.
+const UNLIMITED: u64 = 1 << 40;
+/// The attribute, suffixed with a queue, of the nodes that serve that queue.
+const QUEUE_ATTRIBUTE: &str = "rota.queue.";
+/// Its value.
+const SERVES: &str = "serves";
+
+/// The request of an app version: its spec's, with Cosmos' disk and network demands, and
+/// bound to the nodes serving its queue when nodes are labelled.
+fn request_of(spec: &AppSpec, labelled: bool) -> Request {
+    let mut request = Request::from_spec(spec);
+    request.demand.extended.extend(spec.cosmos_extended());
+    if labelled {
+        request.constraints.push(Constraint {
+            attribute: format!("{QUEUE_ATTRIBUTE}{}", spec.queue),
+            operator: Operator::Equals,
+            value: Some(SERVES.into()),
+        });
+    }
+    request
+}
+
+/// The state as the scheduling core sees it: every registered node with what its running
+/// runs leave free, the queues' settings and each app's placement profile; and when the next
+/// retry waiting for its backoff is due.
+fn snapshot(
+    state: &State,
+    reservations: &[Reservation],
+    now: Timestamp,
+) -> (Snapshot, Option<Timestamp>) {
+    // Cosmos' `server.labels`: once a node serves only some queues, each run may go only
+    // to the nodes that serve its queue, through an attribute per served queue.
+    let labelled = state.nodes().any(|(_, n)| !n.labels.is_empty());
+    let mut queues_seen: BTreeSet<String> = state.queued().keys().cloned().collect();
+    queues_seen.extend(state.running().map(|r| r.queue.clone()));
+    let mut requests: HashMap<*const AppSpec, Arc<Request>> = HashMap::new();
+    let mut request = |spec: &AppSpec| {
+        requests
+            .entry(spec as *const AppSpec)
+            .or_insert_with(|| Arc::new(request_of(spec, labelled)))
+            .clone()
+    };
+    let mut nodes: BTreeMap<NodeId, Node> = state
+        .nodes()
+        .map(|(id, entry)| {
+            let mut capacity = entry.capacity.clone();
+            // A node without Cosmos' disk or network setting has no such limit.
+            for (_, resource) in COSMOS_EXTENDED {
+                capacity
+                    .extended
+                    .entry(resource.to_string())
+                    .or_insert(UNLIMITED);
+            }
+            let mut node = Node::new(id, capacity);
+            node.state = entry.state;
+            node.attributes = entry.attributes.clone();
+            if labelled {
+                for queue in queues_seen.iter().filter(|q| entry.serves(q)) {
+                    node.attributes
+                        .insert(format!("{QUEUE_ATTRIBUTE}{queue}"), SERVES.into());
+                }
+            }
+            (node.id.clone(), node)
+        })
+        .collect();
+    let mut running = Vec::new();
+    for run in state.running() {
+        let (Some(spec), Some(node)) = (state.spec_of(run), run.node.clone()) else {
+            continue;
+        };
+        let request = request(spec);
+        if let Some(n) = nodes.get_mut(&node) {
+            n.free.cores -= request.demand.cores;
+            n.free.mems -= request.demand.mems;
+            for (resource, amount) in &request.demand.extended {
+                if let Some(free) = n.free.extended.get_mut(resource) {
+                    *free = free.saturating_sub(*amount);
+                }
+            }
+        }
+        running.push(RunningRun {
+            id: run.id,
+            node,
+            priority: spec.priority,
+            request,
+        });
+    }
+    let mut next_retry: Option<Timestamp> = None;
+    let mut queued = Vec::new();
+    for slot in state.queued().values().flatten() {
+        let Some(run) = state.run(slot.run) else {
+            continue;
+        };
+        if let Some(t) = run.not_before.filter(|t| *t > now) {
+            next_retry = Some(next_retry.map_or(t, |n| n.min(t)));
+            continue;
+        }
+        if let Some(spec) = state.spec_of(run) {
+            queued.push(QueuedRun {
+                id: run.id,
+                priority: slot.priority,
+                schedule_time: slot.schedule_time,
+                queued_at: run.queued_at.unwrap_or(run.created_at),
+                request: request(spec),
+            });
+        }
+    }
+    let snapshot = Snapshot {
+        nodes: nodes.into_values().collect(),
+        queues: state.queue_settings().cloned().collect(),
+        running,
+        queued,
+        reservations: reservations.to_vec(),
+    };
+    (snapshot, next_retry)
+}
+
+/// Hands the runs placed on the server's own node to its agent; remote nodes find theirs
+/// in their next poll.
+fn dispatch(ctx: &Context, node: &NodeId, runs: &[rota_model::RunId]) {
+    let Some(agent) = ctx.agent.as_ref().filter(|a| a.node() == node) else {
+        return;
+    };
+    let assignments: Vec<Assignment> = ctx.store.read(|s| {
+        runs.iter()
+            .filter_map(|id| {
+                let run = s.run(*id)?;
+                Some(Assignment {
+                    run: run.id,
+                    attempt: run.attempts,
+                    spec: s.effective_spec(run)?,
+                    schedule_time: run.schedule_time,
+                })
+            })
+            .collect()
+    });
+    for assignment in assignments {
+        agent.assign(assignment);
+    }
+}

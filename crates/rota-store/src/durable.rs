@@ -1,0 +1,415 @@
+//! The durable store: commands are appended to a log in a redb file, group-committed (one
+//! sync for every command that arrived while the previous sync ran), then applied to the
+//! in-memory state machine. Snapshots of the state bound the log.
+//!
+//! ```text
+//!  submit() ──▶ channel ──▶ writer thread: batch ─▶ redb commit (fsync) ─▶ apply ─▶ reply
+//!                                                   └─ every N commands: snapshot, trim log
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, RwLock};
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use tokio::sync::{oneshot, watch};
+
+use crate::command::Command;
+use crate::refusal::Refusal;
+use crate::state::{Applied, State};
+
+const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const SNAPSHOT_KEY: &str = "snapshot";
+const SCHEMA_KEY: &str = "schema";
+/// The version of the on-disk format; bumped on any incompatible change.
+const SCHEMA_VERSION: &[u8] = b"1";
+/// Commands in one group commit at most.
+const MAX_BATCH: usize = 4096;
+
+/// Tuning of the store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Take a snapshot (and trim the log) after this many commands.
+    pub snapshot_every: u64,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            snapshot_every: 20_000,
+        }
+    }
+}
+
+/// What the writer has done since the store was opened: for metrics, and for tests that
+/// check that commands are group-committed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Commands made durable, whether the state machine then applied or refused them.
+    pub commands: u64,
+    /// Commits of the log: one redb transaction (and one sync) each, carrying every command
+    /// that arrived while the previous one was being written.
+    pub batches: u64,
+    /// Snapshots taken (each one trims the log).
+    pub snapshots: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    commands: AtomicU64,
+    batches: AtomicU64,
+    snapshots: AtomicU64,
+}
+
+/// Why the store could not open or write.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The data directory could not be created.
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The storage engine failed.
+    #[error("storage engine: {0}")]
+    Engine(String),
+    /// The file holds data this version cannot read.
+    #[error("the data in {0} is corrupt or from an incompatible version: {1}")]
+    Corrupt(PathBuf, String),
+    /// The writer has stopped (the process is shutting down).
+    #[error("the store is closed")]
+    Closed,
+}
+
+/// Why a submitted command did not take effect.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// The state machine refused it.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// It could not be made durable.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// This server is a follower: the leader (when known) takes writes. Nothing was written.
+    #[error("this server is not the leader{}", .leader.as_ref().map(|l| format!("; the leader is {l}")).unwrap_or_else(|| "; an election is under way".into()))]
+    NotLeader {
+        /// The leader's base URL, when known.
+        leader: Option<String>,
+    },
+    /// The write's outcome is unknown or the cluster member has stopped; retry.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+fn engine<E: std::fmt::Display>(e: E) -> StoreError {
+    StoreError::Engine(e.to_string())
+}
+
+/// A file redb cannot read at all is corrupt (or not a store); anything else is the engine's.
+fn open_error(error: redb::DatabaseError, path: &Path) -> StoreError {
+    use redb::{DatabaseError, StorageError};
+    match error {
+        DatabaseError::Storage(StorageError::Corrupted(_)) | DatabaseError::UpgradeRequired(_) => {
+            StoreError::Corrupt(path.to_path_buf(), error.to_string())
+        }
+        DatabaseError::Storage(StorageError::Io(ref io))
+            if io.kind() == std::io::ErrorKind::InvalidData =>
+        {
+            StoreError::Corrupt(path.to_path_buf(), error.to_string())
+        }
+        error => engine(error),
+    }
+}
+
+struct Proposal {
+    command: Command,
+    reply: oneshot::Sender<Result<Applied, SubmitError>>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Snapshot {
+    last_index: u64,
+    state: State,
+}
+
+/// A handle to the store; cheap to clone. When the last handle is dropped, the writer
+/// finishes what it was given and closes the file before the drop returns, so the store can
+/// be opened again at once.
+#[derive(Clone)]
+pub struct Store {
+    state: Arc<RwLock<State>>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    /// `None` only while the last handle is being dropped.
+    proposals: Option<mpsc::Sender<Proposal>>,
+    writer: Option<std::thread::JoinHandle<()>>,
+    applied: watch::Receiver<u64>,
+    counters: Arc<Counters>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // Closing the channel ends the writer's loop once it has written every proposal
+        // already sent; waiting for it releases the file lock.
+        drop(self.proposals.take());
+        if let Some(writer) = self.writer.take()
+            && writer.join().is_err()
+        {
+            tracing::error!("the store's writer thread panicked");
+        }
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir` and recovers its state: the last snapshot,
+    /// then every command logged after it.
+    pub fn open(dir: &Path, options: StoreOptions) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let path = dir.join("rota.redb");
+        let db = Database::create(&path).map_err(|e| open_error(e, &path))?;
+        let Recovered {
+            state,
+            last_index,
+            snapshot_index,
+        } = recover(&db, &path)?;
+        let state = Arc::new(RwLock::new(state));
+        let (proposals, inbox) = mpsc::channel();
+        let (applied_tx, applied) = watch::channel(last_index);
+        let counters = Arc::new(Counters::default());
+        let writer = Writer {
+            counters: counters.clone(),
+            db,
+            path,
+            state: state.clone(),
+            applied: applied_tx,
+            last_index,
+            snapshot_index,
+            options,
+        };
+        let writer = std::thread::Builder::new()
+            .name("rota-store-writer".into())
+            .spawn(move || writer.run(inbox))
+            .map_err(engine)?;
+        Ok(Store {
+            state,
+            shared: Arc::new(Shared {
+                proposals: Some(proposals),
+                writer: Some(writer),
+                applied,
+                counters,
+            }),
+        })
+    }
+
+    /// Appends a command durably and applies it; resolves once it is on disk.
+    pub async fn submit(&self, command: Command) -> Result<Applied, SubmitError> {
+        let (reply, answer) = oneshot::channel();
+        self.shared
+            .proposals
+            .as_ref()
+            .ok_or(StoreError::Closed)?
+            .send(Proposal { command, reply })
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Reads the state.
+    pub fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        f(&state)
+    }
+
+    /// The index of the last applied command; changes after every write.
+    pub fn watch(&self) -> watch::Receiver<u64> {
+        self.shared.applied.clone()
+    }
+
+    /// What the writer has done since the store was opened.
+    pub fn stats(&self) -> StoreStats {
+        let counters = &self.shared.counters;
+        StoreStats {
+            commands: counters.commands.load(Ordering::Relaxed),
+            batches: counters.batches.load(Ordering::Relaxed),
+            snapshots: counters.snapshots.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// What [`recover`] found on disk.
+struct Recovered {
+    state: State,
+    /// The index of the last command in the log.
+    last_index: u64,
+    /// The index the snapshot covers: the log after it was replayed, and counts towards the
+    /// next snapshot.
+    snapshot_index: u64,
+}
+
+fn recover(db: &Database, path: &Path) -> Result<Recovered, StoreError> {
+    let corrupt =
+        |e: &dyn std::fmt::Display| StoreError::Corrupt(path.to_path_buf(), e.to_string());
+    let txn = db.begin_write().map_err(engine)?;
+    {
+        let mut meta = txn.open_table(META).map_err(engine)?;
+        let schema = meta
+            .get(SCHEMA_KEY)
+            .map_err(engine)?
+            .map(|v| v.value().to_vec());
+        match schema {
+            None => {
+                meta.insert(SCHEMA_KEY, SCHEMA_VERSION).map_err(engine)?;
+            }
+            Some(v) if v == SCHEMA_VERSION => {}
+            Some(v) => {
+                return Err(corrupt(&format!(
+                    "schema version {} (this rota reads {})",
+                    String::from_utf8_lossy(&v),
+                    String::from_utf8_lossy(SCHEMA_VERSION)
+                )));
+            }
+        }
+        txn.open_table(LOG).map_err(engine)?;
+    }
+    txn.commit().map_err(engine)?;
+
+    let txn = db.begin_read().map_err(engine)?;
+    let meta = txn.open_table(META).map_err(engine)?;
+    let (mut state, mut last_index) = match meta.get(SNAPSHOT_KEY).map_err(engine)? {
+        Some(bytes) => {
+            let snapshot: Snapshot =
+                serde_json::from_slice(bytes.value()).map_err(|e| corrupt(&e))?;
+            (snapshot.state, snapshot.last_index)
+        }
+        None => (State::default(), 0),
+    };
+    let snapshot_index = last_index;
+    state.reindex();
+    let log = txn.open_table(LOG).map_err(engine)?;
+    for entry in log.range(last_index + 1..).map_err(engine)? {
+        let (index, bytes) = entry.map_err(engine)?;
+        let command: Command = serde_json::from_slice(bytes.value()).map_err(|e| corrupt(&e))?;
+        // A refused command was refused the first time too; replay keeps the same outcome.
+        let _ = state.apply(&command);
+        last_index = index.value();
+    }
+    Ok(Recovered {
+        state,
+        last_index,
+        snapshot_index,
+    })
+}
+
+struct Writer {
+    counters: Arc<Counters>,
+    db: Database,
+    path: PathBuf,
+    state: Arc<RwLock<State>>,
+    applied: watch::Sender<u64>,
+    last_index: u64,
+    snapshot_index: u64,
+    options: StoreOptions,
+}
+
+impl Writer {
+    fn run(mut self, inbox: mpsc::Receiver<Proposal>) {
+        while let Ok(first) = inbox.recv() {
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match inbox.try_recv() {
+                    Ok(p) => batch.push(p),
+                    Err(_) => break,
+                }
+            }
+            self.commit(batch);
+            if self.last_index - self.snapshot_index >= self.options.snapshot_every
+                && let Err(e) = self.snapshot()
+            {
+                tracing::error!(error = %e, path = %self.path.display(), "snapshot failed; the log keeps growing");
+            }
+        }
+    }
+
+    fn commit(&mut self, batch: Vec<Proposal>) {
+        let first = self.last_index + 1;
+        if let Err(e) = self.append(first, &batch) {
+            tracing::error!(error = %e, "log append failed");
+            for p in batch {
+                let _ = p.reply.send(Err(StoreError::Engine(e.to_string()).into()));
+            }
+            return;
+        }
+        let results: Vec<_> = {
+            let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+            batch
+                .iter()
+                .map(|p| state.apply(&p.command).map_err(SubmitError::from))
+                .collect()
+        };
+        self.last_index += batch.len() as u64;
+        self.counters
+            .commands
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        self.counters.batches.fetch_add(1, Ordering::Relaxed);
+        self.applied.send_replace(self.last_index);
+        for (p, result) in batch.into_iter().zip(results) {
+            let _ = p.reply.send(result);
+        }
+    }
+
+    fn append(&self, first: u64, batch: &[Proposal]) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(engine)?;
+        {
+            let mut log = txn.open_table(LOG).map_err(engine)?;
+            for (offset, p) in batch.iter().enumerate() {
+                let bytes = serde_json::to_vec(&p.command).map_err(engine)?;
+                log.insert(first + offset as u64, bytes.as_slice())
+                    .map_err(engine)?;
+            }
+        }
+        txn.commit().map_err(engine)
+    }
+
+    fn snapshot(&mut self) -> Result<(), StoreError> {
+        let bytes = {
+            let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+            serde_json::to_vec(&SnapshotRef {
+                last_index: self.last_index,
+                state: &state,
+            })
+            .map_err(engine)?
+        };
+        let txn = self.db.begin_write().map_err(engine)?;
+        {
+            let mut meta = txn.open_table(META).map_err(engine)?;
+            meta.insert(SNAPSHOT_KEY, bytes.as_slice())
+                .map_err(engine)?;
+            let mut log = txn.open_table(LOG).map_err(engine)?;
+            log.retain_in(..=self.last_index, |_, _| false)
+                .map_err(engine)?;
+        }
+        txn.commit().map_err(engine)?;
+        self.snapshot_index = self.last_index;
+        self.counters.snapshots.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(
+            index = self.last_index,
+            bytes = bytes.len(),
+            "snapshot taken"
+        );
+        Ok(())
+    }
+}
+
+#[derive(serde::Serialize)]
+struct SnapshotRef<'a> {
+    last_index: u64,
+    state: &'a State,
+}

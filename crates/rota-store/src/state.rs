@@ -1,0 +1,1013 @@
+//! The deterministic state machine: apps, their versions and runs, with the indexes the
+//! loops and the API read. Applying a command does no IO and reads no clock.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use rota_model::api::{RunCounts, SkippedRun};
+use rota_model::depend::Depend;
+use rota_model::run::Transition;
+use rota_model::{AppKey, AppSpec, Concurrency, NodeId, Origin, Run, RunId, RunState};
+
+use crate::command::{AppFires, Command, Ending};
+use crate::refusal::Refusal;
+
+/// The longest retry backoff.
+const MAX_BACKOFF_SECONDS: i64 = 3600;
+
+/// One version of an app.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AppVersion {
+    /// From 1.
+    pub version: u32,
+    /// The spec.
+    pub spec: AppSpec,
+    /// When it was made.
+    pub created_at: Timestamp,
+}
+
+/// An app with all its versions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AppEntry {
+    /// Every version, oldest first; the last is current.
+    pub versions: Vec<AppVersion>,
+    /// Whether its cron runs.
+    pub scheduled: bool,
+    /// When it was added.
+    pub created_at: Timestamp,
+    /// The cron has been considered up to and including this time.
+    pub cursor: Option<Timestamp>,
+}
+
+impl AppEntry {
+    /// The current version.
+    pub fn current(&self) -> &AppVersion {
+        self.versions.last().expect("an app has a version")
+    }
+
+    /// A given version.
+    pub fn version(&self, version: u32) -> Option<&AppVersion> {
+        self.versions.get(version.checked_sub(1)? as usize)
+    }
+}
+
+/// A queued run's place in its queue: priority, then schedule time, then id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct QueueSlot {
+    /// Smaller first.
+    pub priority: i32,
+    /// Earlier first.
+    pub schedule_time: Timestamp,
+    /// Submission order.
+    pub run: RunId,
+}
+
+/// How an attempt ended, as [`Command::Finished`] reports it.
+struct Ended<'a> {
+    ending: Ending,
+    exit_reason: Option<rota_model::ExitReason>,
+    exit_code: Option<i32>,
+    usage: rota_model::Usage,
+    reason: &'a str,
+}
+
+/// What applying a command did, for the loops to act on.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Applied {
+    /// Runs created or changed, in order.
+    pub runs: Vec<RunId>,
+    /// Running runs whose node must kill them.
+    pub kills: Vec<(RunId, NodeId)>,
+    /// Runs the command left alone, with why.
+    pub skipped: Vec<SkippedRun>,
+}
+
+/// Settings every replica applies commands with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    /// The zone of apps that name none.
+    pub time_zone: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            time_zone: "UTC".into(),
+        }
+    }
+}
+
+/// The state machine.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct State {
+    #[serde(with = "apps_by_key")]
+    apps: BTreeMap<AppKey, AppEntry>,
+    runs: BTreeMap<RunId, Run>,
+    next_run: u64,
+    #[serde(default)]
+    edges: BTreeSet<Depend>,
+    #[serde(default)]
+    settings: Settings,
+    #[serde(default)]
+    queues: BTreeMap<String, rota_sched::Queue>,
+    #[serde(default)]
+    nodes: BTreeMap<String, nodes::NodeEntry>,
+    #[serde(skip)]
+    index: Indexes,
+}
+
+#[derive(Debug, Clone, Default)]
+#[cfg_attr(test, derive(PartialEq))]
+struct Indexes {
+    by_app_time: BTreeMap<(AppKey, Timestamp), RunId>,
+    active_by_app: BTreeMap<AppKey, BTreeSet<RunId>>,
+    queued: BTreeMap<String, BTreeSet<QueueSlot>>,
+    running: BTreeSet<RunId>,
+    pending: BTreeSet<RunId>,
+    pending_by_app: BTreeSet<(AppKey, Timestamp, RunId)>,
+    upstreams: BTreeMap<AppKey, Vec<Depend>>,
+    downstreams: BTreeMap<AppKey, Vec<Depend>>,
+}
+
+impl State {
+    /// Rebuilds the indexes after the state was loaded from a snapshot.
+    pub fn reindex(&mut self) {
+        self.index = Indexes::default();
+        self.index_edges();
+        let ids: Vec<RunId> = self.runs.keys().copied().collect();
+        for id in ids {
+            let run = &self.runs[&id];
+            self.index
+                .by_app_time
+                .insert((run.app(), run.schedule_time), id);
+            self.index_state(id, None);
+        }
+    }
+
+    // ---- reads ----
+
+    /// An app.
+    pub fn app(&self, key: &AppKey) -> Option<&AppEntry> {
+        self.apps.get(key)
+    }
+
+    /// Every app, by key.
+    pub fn apps(&self) -> impl Iterator<Item = (&AppKey, &AppEntry)> {
+        self.apps.iter()
+    }
+
+    /// A run.
+    pub fn run(&self, id: RunId) -> Option<&Run> {
+        self.runs.get(&id)
+    }
+
+    /// The run of an app for one schedule time.
+    pub fn run_at(&self, app: &AppKey, time: Timestamp) -> Option<&Run> {
+        let id = self.index.by_app_time.get(&(app.clone(), time))?;
+        self.runs.get(id)
+    }
+
+    /// The runs of an app with `begin <= schedule time <= end`, by schedule time.
+    pub fn runs_between(
+        &self,
+        app: &AppKey,
+        begin: Timestamp,
+        end: Timestamp,
+    ) -> impl Iterator<Item = &Run> {
+        let range = if begin <= end {
+            Some((app.clone(), begin)..=(app.clone(), end))
+        } else {
+            None
+        };
+        range
+            .into_iter()
+            .flat_map(|r| self.index.by_app_time.range(r))
+            .map(|(_, id)| &self.runs[id])
+    }
+
+    /// Queued runs per queue, in the order they should start.
+    pub fn queued(&self) -> &BTreeMap<String, BTreeSet<QueueSlot>> {
+        &self.index.queued
+    }
+
+    /// Running runs.
+    pub fn running(&self) -> impl Iterator<Item = &Run> {
+        self.index.running.iter().map(|id| &self.runs[id])
+    }
+
+    /// Pending runs.
+    pub fn pending(&self) -> impl Iterator<Item = &Run> {
+        self.index.pending.iter().map(|id| &self.runs[id])
+    }
+
+    /// The spec a run runs with (its version's), if its app still exists.
+    pub fn spec_of(&self, run: &Run) -> Option<&AppSpec> {
+        let entry = self.apps.get(&run.app())?;
+        entry.version(run.version).map(|v| &v.spec)
+    }
+
+    /// Counts of an app's runs by state.
+    pub fn counts(&self, app: &AppKey) -> RunCounts {
+        let mut counts = RunCounts::default();
+        let all = (app.clone(), Timestamp::MIN)..=(app.clone(), Timestamp::MAX);
+        for id in self.index.by_app_time.range(all).map(|(_, id)| id) {
+            match self.runs[id].state {
+                RunState::Pending => counts.pending += 1,
+                RunState::Queued => counts.queued += 1,
+                RunState::Running => counts.running += 1,
+                RunState::Succeeded => counts.succeeded += 1,
+                _ => counts.unsuccessful += 1,
+            }
+        }
+        counts
+    }
+
+    /// The run of an app with the latest schedule time.
+    pub fn latest_run(&self, app: &AppKey) -> Option<&Run> {
+        self.latest_runs(app).next()
+    }
+
+    /// The runs of an app, latest schedule time first.
+    pub fn latest_runs(&self, app: &AppKey) -> impl Iterator<Item = &Run> {
+        let all = (app.clone(), Timestamp::MIN)..=(app.clone(), Timestamp::MAX);
+        self.index
+            .by_app_time
+            .range(all)
+            .rev()
+            .map(|(_, id)| &self.runs[id])
+    }
+
+    /// The queues whose settings were set (the others have weight 1 and no limits).
+    pub fn queue_settings(&self) -> impl Iterator<Item = &rota_sched::Queue> {
+        self.queues.values()
+    }
+
+    /// The shared settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// How many runs there are in all.
+    pub fn run_count(&self) -> usize {
+        self.runs.len()
+    }
+
+    // ---- writes ----
+
+    /// Applies one command.
+    pub fn apply(&mut self, command: &Command) -> Result<Applied, Refusal> {
+        let mut applied = Applied::default();
+        match command {
+            Command::AddApp { spec, at } => self.add_app(spec, *at)?,
+            Command::UpdateApp { spec, at } => self.update_app(spec, *at, &mut applied)?,
+            Command::RemoveApp { app, force, at } => {
+                self.remove_app(app, *force, *at, &mut applied)?
+            }
+            Command::Schedule { app, scheduled, at } => self.schedule(app, *scheduled, *at)?,
+            Command::Fire { apps, at } => {
+                for fires in apps {
+                    self.fire(fires, *at, &mut applied);
+                }
+            }
+            Command::Trigger {
+                app,
+                time,
+                params,
+                call,
+                at,
+            } => self.trigger(app, *time, params.as_ref(), *call, *at, &mut applied)?,
+            Command::Place { runs, node, at } => {
+                for id in runs {
+                    self.place(*id, node, *at, &mut applied);
+                }
+            }
+            Command::Started {
+                run,
+                attempt,
+                process,
+                container,
+                limits,
+                at,
+            } => {
+                let run = self.current_attempt(*run, *attempt)?;
+                run.process = Some(*process);
+                run.container = container.clone();
+                run.limits = limits.clone();
+                run.started_at = Some(*at);
+            }
+            Command::Finished {
+                run,
+                attempt,
+                ending,
+                exit_reason,
+                exit_code,
+                usage,
+                reason,
+                at,
+            } => self.finish(
+                *run,
+                *attempt,
+                Ended {
+                    ending: *ending,
+                    exit_reason: *exit_reason,
+                    exit_code: *exit_code,
+                    usage: *usage,
+                    reason,
+                },
+                *at,
+                &mut applied,
+            )?,
+            Command::Kill { runs, at } => {
+                // Refuse before killing anything: a half-applied kill would lose the kill
+                // orders of the runs it did reach with the refusal.
+                if let Some(missing) = runs.iter().find(|id| !self.runs.contains_key(id)) {
+                    return Err(Refusal::RunNotFound(*missing));
+                }
+                for id in runs {
+                    self.kill(*id, *at, "killed on request", &mut applied)?;
+                }
+            }
+            Command::DeleteQueued { run, at } => {
+                let state = self.runs.get(run).ok_or(Refusal::RunNotFound(*run))?.state;
+                if !matches!(state, RunState::Pending | RunState::Queued) {
+                    return Err(Refusal::NotWaiting { run: *run, state });
+                }
+                self.kill(*run, *at, "deleted from the waiting queue", &mut applied)?;
+            }
+            Command::Rerun { rerun, at } => self.rerun(rerun, *at, &mut applied)?,
+            Command::AddDepend { depend, at } => self.add_depend(depend, *at, &mut applied)?,
+            Command::RemoveDepend { app, upstream, at } => {
+                self.remove_depend(app, upstream, *at, &mut applied)?
+            }
+            Command::ImportRuns { runs, at } => self.import_runs(runs, *at, &mut applied),
+            Command::SetQueue { queue, .. } => self.set_queue(queue)?,
+            Command::RegisterNode {
+                node,
+                capacity,
+                attributes,
+                labels,
+                at,
+            } => self.register_node(node, capacity, attributes, labels, *at)?,
+            Command::SetNodeState { node, state, at } => {
+                self.set_node_state(node, *state, *at, &mut applied)?
+            }
+            Command::Preempt { runs, .. } => {
+                for (victim, for_run) in runs {
+                    self.preempt(*victim, *for_run, &mut applied);
+                }
+            }
+            Command::Configure { time_zone } => {
+                if jiff::tz::TimeZone::get(time_zone).is_ok() {
+                    self.settings.time_zone = time_zone.clone();
+                }
+            }
+            Command::Reject { runs, at } => {
+                for (id, reason) in runs {
+                    if self.runs.get(id).map(|r| r.state) == Some(RunState::Queued) {
+                        self.transition(*id, Transition::Reject, *at)?;
+                        let run = self.runs.get_mut(id).expect("exists");
+                        run.reason = Some(reason.clone());
+                        run.ended_at = Some(*at);
+                        applied.runs.push(*id);
+                    }
+                }
+            }
+        }
+        Ok(applied)
+    }
+
+    fn add_app(&mut self, spec: &AppSpec, at: Timestamp) -> Result<(), Refusal> {
+        let key = spec.key();
+        if self.apps.contains_key(&key) {
+            return Err(Refusal::AppExists(key));
+        }
+        let declared = self.check_declared_edges(spec)?;
+        self.apps.insert(
+            key.clone(),
+            AppEntry {
+                versions: vec![AppVersion {
+                    version: 1,
+                    spec: spec.clone(),
+                    created_at: at,
+                }],
+                scheduled: false,
+                created_at: at,
+                cursor: None,
+            },
+        );
+        if let Some(edges) = declared {
+            self.set_edges(&key, edges);
+        }
+        Ok(())
+    }
+
+    fn update_app(
+        &mut self,
+        spec: &AppSpec,
+        at: Timestamp,
+        applied: &mut Applied,
+    ) -> Result<(), Refusal> {
+        let key = spec.key();
+        if !self.apps.contains_key(&key) {
+            return Err(Refusal::AppNotFound(key));
+        }
+        let declared = self.check_declared_edges(spec)?;
+        let entry = self.apps.get_mut(&key).expect("checked");
+        if entry.scheduled {
+            match spec.cron.as_deref() {
+                None => return Err(Refusal::NoCron(key)),
+                Some(rota_model::spec::EVENT_DRIVEN) => return Err(Refusal::EventDriven(key)),
+                Some(_) => {}
+            }
+        }
+        let version = entry.versions.len() as u32 + 1;
+        entry.versions.push(AppVersion {
+            version,
+            spec: spec.clone(),
+            created_at: at,
+        });
+        if let Some(edges) = declared {
+            self.set_edges(&key, edges);
+        }
+        // Its cron or its edges may have changed what its own and its dependents' pending
+        // runs wait for.
+        self.reevaluate_pending(&key, at, applied);
+        let dependents: Vec<AppKey> = self.dependents_of(&key).map(|d| d.app.clone()).collect();
+        for dependent in dependents {
+            self.reevaluate_pending(&dependent, at, applied);
+        }
+        Ok(())
+    }
+
+    fn remove_app(
+        &mut self,
+        key: &AppKey,
+        force: bool,
+        at: Timestamp,
+        applied: &mut Applied,
+    ) -> Result<(), Refusal> {
+        if !self.apps.contains_key(key) {
+            return Err(Refusal::AppNotFound(key.clone()));
+        }
+        let dependents: BTreeSet<AppKey> = self
+            .dependents_of(key)
+            .map(|d| d.app.clone())
+            .filter(|d| d != key)
+            .collect();
+        if !dependents.is_empty() && !force {
+            return Err(Refusal::HasDependents {
+                app: key.clone(),
+                dependents: dependents.into_iter().collect(),
+            });
+        }
+        let active: Vec<RunId> = self
+            .index
+            .active_by_app
+            .get(key)
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default();
+        for id in active {
+            self.kill(id, at, "its app was removed", applied)?;
+        }
+        self.apps.remove(key);
+        self.edges.retain(|d| &d.app != key && &d.upstream != key);
+        self.index_edges();
+        for dependent in dependents {
+            self.reevaluate_pending(&dependent, at, applied);
+        }
+        Ok(())
+    }
+
+    fn schedule(&mut self, key: &AppKey, scheduled: bool, at: Timestamp) -> Result<(), Refusal> {
+        let entry = self
+            .apps
+            .get_mut(key)
+            .ok_or(Refusal::AppNotFound(key.clone()))?;
+        if scheduled {
+            match entry.current().spec.cron.as_deref() {
+                None => return Err(Refusal::NoCron(key.clone())),
+                Some(rota_model::spec::EVENT_DRIVEN) => {
+                    return Err(Refusal::EventDriven(key.clone()));
+                }
+                Some(_) => {}
+            }
+            if !entry.scheduled {
+                entry.cursor = Some(at);
+            }
+        }
+        entry.scheduled = scheduled;
+        Ok(())
+    }
+
+    fn fire(&mut self, fires: &AppFires, at: Timestamp, applied: &mut Applied) {
+        let Some(entry) = self.apps.get_mut(&fires.app) else {
+            return;
+        };
+        if !entry.scheduled {
+            return;
+        }
+        entry.cursor = Some(entry.cursor.map_or(fires.cursor, |c| c.max(fires.cursor)));
+        for fire in &fires.fires {
+            if self
+                .index
+                .by_app_time
+                .contains_key(&(fires.app.clone(), fire.time))
+            {
+                continue;
+            }
+            match &fire.skip {
+                Some(reason) => {
+                    let id = self.create_run(&fires.app, fire.time, fire.origin, at);
+                    self.transition(id, Transition::Skip, at)
+                        .expect("a new run can be skipped");
+                    self.runs.get_mut(&id).expect("exists").reason = Some(reason.clone());
+                    applied.runs.push(id);
+                }
+                None => {
+                    self.start_new_run(&fires.app, fire.time, fire.origin, at, applied);
+                }
+            }
+        }
+    }
+
+    fn trigger(
+        &mut self,
+        key: &AppKey,
+        time: Timestamp,
+        params: Option<&serde_json::Value>,
+        call: bool,
+        at: Timestamp,
+        applied: &mut Applied,
+    ) -> Result<(), Refusal> {
+        if !self.apps.contains_key(key) {
+            return Err(Refusal::AppNotFound(key.clone()));
+        }
+        if let Some(run) = self.run_at(key, time) {
+            if !(call && run.state.is_ended()) {
+                return Err(Refusal::RunExists {
+                    run: run.id,
+                    state: run.state,
+                });
+            }
+            let id = run.id;
+            self.restart_ended(id, at)?;
+            self.runs.get_mut(&id).expect("exists").call_params = params.cloned();
+            self.release_if_met(id, at);
+            applied.runs.push(id);
+            return Ok(());
+        }
+        let id = self.start_new_run(key, time, Origin::Manual, at, applied);
+        self.runs.get_mut(&id).expect("exists").call_params = params.cloned();
+        Ok(())
+    }
+
+    /// Puts an ended run back to `pending` for another attempt on the app's current version,
+    /// keeping the ended attempt in its history.
+    pub(super) fn restart_ended(&mut self, id: RunId, at: Timestamp) -> Result<(), Refusal> {
+        self.archive_attempt(id);
+        self.transition(id, Transition::Rerun, at)?;
+        let key = self.runs[&id].app();
+        let version = self.apps.get(&key).map(|a| a.current().version);
+        let run = self.runs.get_mut(&id).expect("exists");
+        if let Some(version) = version {
+            run.version = version;
+        }
+        run.retries_used = 0;
+        run.not_before = None;
+        run.reason = None;
+        run.exit_code = None;
+        run.started_at = None;
+        run.ended_at = None;
+        run.kill_requested = false;
+        Ok(())
+    }
+
+    /// The spec a run runs with: its version's, with its call params laid over the params.
+    pub fn effective_spec(&self, run: &Run) -> Option<AppSpec> {
+        let mut spec = self.spec_of(run)?.clone();
+        spec.params = spec.params_with(run.call_params.as_ref());
+        Some(spec)
+    }
+
+    /// How many runs of `app` are running now.
+    pub fn running_count(&self, app: &AppKey) -> usize {
+        self.index
+            .active_by_app
+            .get(app)
+            .into_iter()
+            .flatten()
+            .filter(|id| self.runs[*id].state == RunState::Running)
+            .count()
+    }
+
+    /// Creates a run and queues it, applying the app's concurrency policy.
+    fn start_new_run(
+        &mut self,
+        key: &AppKey,
+        time: Timestamp,
+        origin: Origin,
+        at: Timestamp,
+        applied: &mut Applied,
+    ) -> RunId {
+        let policy = self.apps[key].current().spec.concurrency;
+        let active: Vec<RunId> = self
+            .index
+            .active_by_app
+            .get(key)
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default();
+        let id = self.create_run(key, time, origin, at);
+        applied.runs.push(id);
+        match policy {
+            Concurrency::Forbid if !active.is_empty() => {
+                self.transition(id, Transition::Skip, at)
+                    .expect("a new run can be skipped");
+                self.runs.get_mut(&id).expect("exists").reason = Some(format!(
+                    "run {} is still active (concurrency: forbid)",
+                    active[0]
+                ));
+                return id;
+            }
+            Concurrency::Replace => {
+                let reason = format!("replaced by run {id} (concurrency: replace)");
+                for old in active {
+                    self.kill(old, at, &reason, applied)
+                        .expect("an active run can be killed");
+                }
+            }
+            _ => {}
+        }
+        self.release_if_met(id, at);
+        self.create_children(key, time, at, applied);
+        id
+    }
+
+    fn create_run(
+        &mut self,
+        key: &AppKey,
+        time: Timestamp,
+        origin: Origin,
+        at: Timestamp,
+    ) -> RunId {
+        self.next_run += 1;
+        let id = RunId(self.next_run);
+        let version = self.apps[key].current().version;
+        self.runs.insert(
+            id,
+            Run {
+                id,
+                name: key.name.clone(),
+                queue: key.queue.clone(),
+                version,
+                schedule_time: time,
+                origin,
+                state: RunState::Pending,
+                attempts: 0,
+                retries_used: 0,
+                exit_code: None,
+                exit_reason: None,
+                usage: Default::default(),
+                limits: None,
+                container: None,
+                reason: None,
+                node: None,
+                created_at: at,
+                queued_at: None,
+                started_at: None,
+                ended_at: None,
+                not_before: None,
+                kill_requested: false,
+                preempted_by: None,
+                call_params: None,
+                process: None,
+                history: Vec::new(),
+            },
+        );
+        self.index.by_app_time.insert((key.clone(), time), id);
+        self.index_state(id, None);
+        id
+    }
+
+    fn place(&mut self, id: RunId, node: &NodeId, at: Timestamp, applied: &mut Applied) {
+        let Some(run) = self.runs.get(&id).filter(|r| r.state == RunState::Queued) else {
+            return;
+        };
+        // The app's parallelism holds however many plans were made at once: the plan that
+        // would exceed it is not applied for that run, which stays queued.
+        let limit = self.spec_of(run).and_then(AppSpec::parallelism_limit);
+        if limit.is_some_and(|limit| self.running_count(&run.app()) >= limit as usize) {
+            return;
+        }
+        self.transition(id, Transition::Place, at)
+            .expect("a queued run can be placed");
+        let run = self.runs.get_mut(&id).expect("exists");
+        run.attempts += 1;
+        run.node = Some(node.clone());
+        run.started_at = Some(at);
+        run.ended_at = None;
+        run.exit_code = None;
+        run.exit_reason = None;
+        run.usage = Default::default();
+        run.container = None;
+        run.reason = None;
+        run.process = None;
+        run.not_before = None;
+        run.kill_requested = false;
+        applied.runs.push(id);
+    }
+
+    fn current_attempt(&mut self, id: RunId, attempt: u32) -> Result<&mut Run, Refusal> {
+        let run = self.runs.get_mut(&id).ok_or(Refusal::RunNotFound(id))?;
+        if run.state != RunState::Running || run.attempts != attempt {
+            return Err(Refusal::StaleReport {
+                run: id,
+                attempt,
+                state: run.state,
+            });
+        }
+        Ok(run)
+    }
+
+    fn finish(
+        &mut self,
+        id: RunId,
+        attempt: u32,
+        ended: Ended<'_>,
+        at: Timestamp,
+        applied: &mut Applied,
+    ) -> Result<(), Refusal> {
+        let preempted_by = self.current_attempt(id, attempt)?.preempted_by;
+        let ending = ended.ending;
+        if let Some(for_run) = preempted_by.filter(|_| ending != Ending::Succeeded) {
+            // Evicted: the attempt ends `preempted` (kept in the history) and the run waits
+            // again at once, whatever its retries.
+            self.transition(id, Transition::Preempt, at)?;
+            let run = self.runs.get_mut(&id).expect("exists");
+            run.exit_code = ended.exit_code;
+            run.exit_reason = ended.exit_reason;
+            run.usage = ended.usage;
+            run.reason = Some(format!("preempted for run {for_run}"));
+            run.ended_at = Some(at);
+            run.process = None;
+            run.preempted_by = None;
+            run.kill_requested = false;
+            self.archive_attempt(id);
+            self.transition(id, Transition::Retry, at)?;
+            applied.runs.push(id);
+            return Ok(());
+        }
+        let transition = match ending {
+            Ending::Succeeded => Transition::Succeed,
+            Ending::Failed => Transition::Fail,
+            Ending::TimedOut => Transition::TimeOut,
+            Ending::Killed => Transition::Kill,
+            Ending::Lost => Transition::Lose,
+        };
+        self.transition(id, transition, at)?;
+        let retries = self
+            .spec_of(&self.runs[&id])
+            .map(|spec| (spec.retries, spec.retry_backoff));
+        let run = self.runs.get_mut(&id).expect("exists");
+        run.exit_code = ended.exit_code;
+        run.exit_reason = ended.exit_reason;
+        run.usage = ended.usage;
+        run.reason = Some(ended.reason.to_string());
+        run.ended_at = Some(at);
+        run.process = None;
+        applied.runs.push(id);
+        if ending == Ending::Succeeded {
+            let (app, time) = (run.app(), run.schedule_time);
+            self.wake_dependents(&app, time, at, applied);
+            return Ok(());
+        }
+        let retryable = matches!(ending, Ending::Failed | Ending::TimedOut | Ending::Lost)
+            && !run.kill_requested;
+        if let Some((retries, backoff)) = retries
+            && retryable
+            && run.retries_used < retries
+        {
+            let exponent = run.retries_used.min(20);
+            let seconds = i64::try_from(backoff)
+                .unwrap_or(i64::MAX)
+                .saturating_mul(1 << exponent)
+                .min(MAX_BACKOFF_SECONDS);
+            run.retries_used += 1;
+            run.not_before = Some(at + SignedDuration::from_secs(seconds));
+            self.archive_attempt(id);
+            self.transition(id, Transition::Retry, at)?;
+        }
+        Ok(())
+    }
+
+    fn set_queue(&mut self, queue: &rota_sched::Queue) -> Result<(), Refusal> {
+        let bad = |problem: &str| Refusal::BadQueue {
+            queue: queue.name.clone(),
+            problem: problem.to_string(),
+        };
+        rota_model::ids::validate_name("queue", &queue.name).map_err(|e| bad(&e.to_string()))?;
+        if queue.weight == 0 {
+            return Err(bad("the weight must be at least 1"));
+        }
+        let negative = |l: &rota_sched::Limits| {
+            l.cores.is_some_and(|c| !c.is_finite() || c < 0.0) || l.mems.is_some_and(|m| m < 0)
+        };
+        if negative(&queue.quota) || negative(&queue.guaranteed) {
+            return Err(bad("a quota or a guaranteed minimum cannot be negative"));
+        }
+        self.queues.insert(queue.name.clone(), queue.clone());
+        Ok(())
+    }
+
+    /// Marks a running run for eviction; its node is told to stop it.
+    fn preempt(&mut self, id: RunId, for_run: RunId, applied: &mut Applied) {
+        let Some(run) = self
+            .runs
+            .get_mut(&id)
+            .filter(|r| r.state == RunState::Running)
+        else {
+            return;
+        };
+        run.preempted_by = Some(for_run);
+        if let Some(node) = &run.node {
+            applied.kills.push((id, node.clone()));
+        }
+        applied.runs.push(id);
+    }
+
+    fn kill(
+        &mut self,
+        id: RunId,
+        at: Timestamp,
+        reason: &str,
+        applied: &mut Applied,
+    ) -> Result<(), Refusal> {
+        let run = self.runs.get(&id).ok_or(Refusal::RunNotFound(id))?;
+        match run.state {
+            RunState::Pending | RunState::Queued => {
+                self.transition(id, Transition::Kill, at)?;
+                let run = self.runs.get_mut(&id).expect("exists");
+                run.reason = Some(reason.to_string());
+                run.ended_at = Some(at);
+                applied.runs.push(id);
+            }
+            RunState::Running => {
+                let run = self.runs.get_mut(&id).expect("exists");
+                run.kill_requested = true;
+                if let Some(node) = &run.node {
+                    applied.kills.push((id, node.clone()));
+                }
+                applied.runs.push(id);
+            }
+            state => applied.skipped.push(SkippedRun {
+                id,
+                schedule_time: run.schedule_time,
+                reason: format!("already {state}"),
+            }),
+        }
+        Ok(())
+    }
+
+    /// Keeps the current attempt's outcome in the run's history before it runs again.
+    fn archive_attempt(&mut self, id: RunId) {
+        let run = self.runs.get_mut(&id).expect("exists");
+        if run.attempts == 0 || run.history.last().map(|a| a.attempt) == Some(run.attempts) {
+            return;
+        }
+        run.history.push(rota_model::Attempt {
+            attempt: run.attempts,
+            state: run.state,
+            exit_code: run.exit_code,
+            reason: run.reason.clone(),
+            node: run.node.clone(),
+            exit_reason: run.exit_reason,
+            usage: run.usage,
+            started_at: run.started_at,
+            ended_at: run.ended_at,
+        });
+    }
+
+    /// Moves a run through the model's state machine and keeps the indexes in step.
+    fn transition(
+        &mut self,
+        id: RunId,
+        transition: Transition,
+        at: Timestamp,
+    ) -> Result<(), Refusal> {
+        let run = self.runs.get_mut(&id).ok_or(Refusal::RunNotFound(id))?;
+        let from = run.state;
+        run.state = from.apply(transition)?;
+        if run.state == RunState::Queued {
+            run.queued_at = Some(at);
+        }
+        self.index_state(id, Some(from));
+        Ok(())
+    }
+
+    fn index_state(&mut self, id: RunId, from: Option<RunState>) {
+        let run = &self.runs[&id];
+        let key = run.app();
+        let slot = |state: &State| QueueSlot {
+            priority: state
+                .spec_of(&state.runs[&id])
+                .map_or(i32::MAX, |s| s.priority),
+            schedule_time: state.runs[&id].schedule_time,
+            run: id,
+        };
+        if let Some(from) = from {
+            match from {
+                RunState::Queued => {
+                    let slot = slot(self);
+                    if let Some(q) = self.index.queued.get_mut(&key.queue) {
+                        q.remove(&slot);
+                        if q.is_empty() {
+                            self.index.queued.remove(&key.queue);
+                        }
+                    }
+                }
+                RunState::Running => {
+                    self.index.running.remove(&id);
+                }
+                RunState::Pending => {
+                    self.index.pending.remove(&id);
+                    let time = self.runs[&id].schedule_time;
+                    self.index.pending_by_app.remove(&(key.clone(), time, id));
+                }
+                _ => {}
+            }
+            if !from.is_ended()
+                && let Some(active) = self.index.active_by_app.get_mut(&key)
+            {
+                active.remove(&id);
+                if active.is_empty() {
+                    self.index.active_by_app.remove(&key);
+                }
+            }
+        }
+        let state = self.runs[&id].state;
+        match state {
+            RunState::Queued => {
+                let slot = slot(self);
+                self.index
+                    .queued
+                    .entry(key.queue.clone())
+                    .or_default()
+                    .insert(slot);
+            }
+            RunState::Running => {
+                self.index.running.insert(id);
+            }
+            RunState::Pending => {
+                self.index.pending.insert(id);
+                let time = self.runs[&id].schedule_time;
+                self.index.pending_by_app.insert((key.clone(), time, id));
+            }
+            _ => {}
+        }
+        if !state.is_ended() {
+            self.index.active_by_app.entry(key).or_default().insert(id);
+        }
+    }
+}
+
+/// Apps keyed by their `name:queue` text in snapshots: JSON object keys must be strings, and
+/// an [`AppKey`] serializes as an object of its own.
+mod apps_by_key {
+    use std::collections::BTreeMap;
+
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use rota_model::AppKey;
+
+    use super::AppEntry;
+
+    pub(super) fn serialize<S: Serializer>(
+        apps: &BTreeMap<AppKey, AppEntry>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(apps.iter().map(|(key, entry)| (key.to_string(), entry)))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<BTreeMap<AppKey, AppEntry>, D::Error> {
+        BTreeMap::<String, AppEntry>::deserialize(deserializer)?
+            .into_iter()
+            .map(|(key, entry)| {
+                let key: AppKey = key.parse().map_err(D::Error::custom)?;
+                Ok((key, entry))
+            })
+            .collect()
+    }
+}
+
+mod depends;
+mod import;
+mod nodes;
+
+pub use nodes::NodeEntry;
+mod rerun;
+#[cfg(test)]
+mod tests;

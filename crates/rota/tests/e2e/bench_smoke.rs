@@ -1,0 +1,56 @@
+//! A smoke run of `rota bench`: the harness starts its own `rota dev`, drives it, prints its
+//! figures beside their goals and writes them as JSON. No figure is checked against its goal:
+//! speed is measured by the benchmarks, never asserted by tests (DESIGN §8).
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::harness::rota_bin;
+
+#[test]
+fn a_tiny_e2e_benchmark_prints_its_figures_and_writes_them_as_json() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let json = dir.path().join("e2e.json");
+    let out = Command::new(rota_bin())
+        .args([
+            "bench",
+            "e2e",
+            "--runs",
+            "50",
+            "--apps",
+            "5",
+            "--clients",
+            "8",
+        ])
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .expect("run rota bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "rota bench e2e failed ({}): {stdout}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "e2e: runs per second, first submit to last recorded: ",
+        "(goal ≥ 2,000 runs/s)",
+        "e2e: submit to process start: p50 ",
+        "e2e: submit to recorded succeeded (polled): p50 ",
+        "e2e: note: 50 runs recorded (50 succeeded)",
+    ] {
+        assert!(stdout.contains(line), "no `{line}` in:\n{stdout}");
+    }
+    let figures: Value = serde_json::from_slice(&std::fs::read(&json).expect("the JSON file"))
+        .expect("JSON figures");
+    assert_eq!(figures["bench"], "e2e");
+    let names: Vec<&str> = figures["figures"]
+        .as_array()
+        .expect("figures")
+        .iter()
+        .filter_map(|f| f["name"].as_str())
+        .collect();
+    assert!(names.contains(&"submit to process start"), "{names:?}");
+}

@@ -1,0 +1,19 @@
+//! End-to-end tests: the real `rota dev` on loopback, driven by the real CLI.
+
+mod bad_input;
+mod bench_smoke;
+mod cluster;
+mod cosmos_contract;
+mod cosmos_dropin;
+mod cosmos_files;
+mod crash_recovery;
+mod cron_and_logs;
+mod depends;
+mod docker;
+mod fairness;
+mod harness;
+mod isolation;
+mod raft;
+mod repair_and_replay;
+mod scheduling;
+mod timeouts_and_kill;
