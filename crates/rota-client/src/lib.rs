@@ -46,6 +46,10 @@ pub enum ClientError {
     },
 }
 
+/// The longest a request may take: longer than the longest agent poll a server holds (60 s),
+/// short enough that a server that hangs is left for another.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(75);
+
 /// A client of one server, or of several tried in order.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -61,10 +65,11 @@ impl Client {
             .map(|s| s.trim().trim_end_matches('/').to_string())
             .filter(|s| !s.is_empty())
             .collect();
-        Client {
-            servers,
-            http: reqwest::Client::new(),
-        }
+        let http = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .unwrap_or_default();
+        Client { servers, http }
     }
 
     async fn call<B: Serialize, T: DeserializeOwned>(

@@ -57,6 +57,15 @@ impl Context {
         .into())
     }
 
+    /// Resolves when this server stops leading (never without Raft, where it always leads).
+    pub async fn until_not_leader(&self) {
+        let rota_store::Backend::Raft(cluster) = &self.store else {
+            return std::future::pending().await;
+        };
+        let mut leadership = cluster.leadership();
+        let _ = leadership.wait_for(|l| !l.is_self).await;
+    }
+
     /// A remote node's agent was heard from.
     pub fn seen(&self, node: &NodeId) {
         self.liveness

@@ -12,7 +12,7 @@ use crate::context::Context;
 /// How often the loop looks.
 const CHECK_EVERY: Duration = Duration::from_millis(500);
 
-/// Runs until the store closes.
+/// Runs while this server leads (it is started afresh each time it becomes the leader).
 pub(crate) async fn run(ctx: Context) {
     let started = Instant::now();
     let local = ctx.agent.as_ref().map(|a| a.node().clone());
@@ -30,8 +30,9 @@ pub(crate) async fn run(ctx: Context) {
             nodes
                 .into_iter()
                 .filter(|node| {
-                    // A node not heard from since this server started gets a full timeout.
-                    let last = seen.get(node).copied().unwrap_or(started);
+                    // A node not heard from since this server began to lead (what it heard
+                    // while it led before may be long past) gets a full timeout.
+                    let last = seen.get(node).map_or(started, |t| (*t).max(started));
                     last.elapsed() > ctx.config.heartbeat_timeout
                 })
                 .collect()

@@ -10,19 +10,24 @@ use crate::context::Context;
 /// Records every report until the agents are gone.
 pub(crate) async fn run(ctx: Context, mut reports: mpsc::UnboundedReceiver<Report>) {
     while let Some(report) = reports.recv().await {
-        record(&ctx, report).await;
+        if let Err(e) = record(&ctx, report).await {
+            tracing::error!(error = %e, "cannot record a report");
+        }
     }
 }
 
 /// Records one report of an agent, local or remote. A report on an attempt that is no
-/// longer current (the run was lost, killed or re-run meanwhile) is ignored.
-pub(crate) async fn record(ctx: &Context, report: Report) {
+/// longer current (the run was lost, killed or re-run meanwhile) is ignored, so sending a
+/// report again is harmless. Any other error means it was not recorded: the agent keeps it
+/// and sends it again.
+pub(crate) async fn record(ctx: &Context, report: Report) -> Result<(), SubmitError> {
     match ctx.store.submit(command(report)).await {
-        Ok(_) => {}
+        Ok(_) => Ok(()),
         Err(SubmitError::Refused(refusal)) => {
             tracing::debug!(%refusal, "report ignored");
+            Ok(())
         }
-        Err(e) => tracing::error!(error = %e, "cannot record a report"),
+        Err(e) => Err(e),
     }
 }
 

@@ -89,7 +89,11 @@ pub(crate) async fn run(ctx: Context) {
                 Err(e) => tracing::error!(error = %e, "cannot commit a plan"),
             }
         }
-        let retry_wait = next_retry.map(|t| t.duration_since(ctx.now()).unsigned_abs());
+        let retry_wait = next_retry.map(|t| {
+            t.duration_since(ctx.now())
+                .max(jiff::SignedDuration::ZERO)
+                .unsigned_abs()
+        });
         tokio::select! {
             changed = changes.changed() => if changed.is_err() { return },
             () = async { tokio::time::sleep(retry_wait.expect("guarded")).await }, if retry_wait.is_some() => {}

@@ -19,7 +19,8 @@ use crate::UsageError;
 use crate::cli::AgentArgs;
 use crate::dev::{cosmos_extended, detect_cores, detect_mems, hostname, shutdown_signal};
 
-/// How long the server may hold a poll.
+/// How long the server may hold a poll, at most (less when its heartbeat interval is
+/// shorter: a poll is the agent's heartbeat).
 const POLL_WAIT: Duration = Duration::from_secs(20);
 /// The wait before trying an unreachable server again.
 const RETRY: Duration = Duration::from_millis(500);
@@ -94,13 +95,15 @@ async fn work(client: &Client, agent: &Agent, registration: &Registration) {
     let mut taken: HashSet<(RunId, u32)> = HashSet::new();
     let mut since = 0;
     let mut registered = false;
+    let mut poll_wait = POLL_WAIT;
     loop {
         if !registered {
             match client.register(registration).await {
-                Ok(_) => {
+                Ok(answer) => {
                     tracing::info!(%node, "registered");
                     registered = true;
                     since = 0;
+                    poll_wait = POLL_WAIT.min(Duration::from_millis(answer.heartbeat_ms.max(100)));
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot register; retrying");
@@ -111,7 +114,7 @@ async fn work(client: &Client, agent: &Agent, registration: &Registration) {
         }
         let poll = Poll {
             since,
-            wait_ms: POLL_WAIT.as_millis() as u64,
+            wait_ms: poll_wait.as_millis() as u64,
         };
         let answer = match client.poll(node, &poll).await {
             Ok(answer) => answer,

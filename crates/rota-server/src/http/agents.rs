@@ -46,7 +46,8 @@ pub(crate) async fn register(
 }
 
 /// `POST /v1/agents/{node}/poll`: every attempt placed on the node, as soon as anything
-/// changed since the version the agent saw, or when the wait is over.
+/// changed since the version the agent saw, or when the wait is over; `not_leader` if this
+/// server stops leading meanwhile.
 pub(crate) async fn poll(
     State(ctx): State<Context>,
     Path(node): Path<String>,
@@ -58,11 +59,16 @@ pub(crate) async fn poll(
     let mut changes = ctx.store.watch();
     let deadline = tokio::time::Instant::now() + Duration::from_millis(poll.wait_ms).min(MAX_WAIT);
     while *changes.borrow_and_update() <= poll.since {
-        match tokio::time::timeout_at(deadline, changes.changed()).await {
-            Ok(Ok(())) => continue,
-            _ => break,
+        tokio::select! {
+            changed = tokio::time::timeout_at(deadline, changes.changed()) => match changed {
+                Ok(Ok(())) => continue,
+                _ => break,
+            },
+            // The agent must hear from the new leader at once, or it would be declared down.
+            () = ctx.until_not_leader() => break,
         }
     }
+    ctx.require_leader()?;
     ctx.seen(&node);
     let version = *changes.borrow();
     let (register, work) = ctx.store.read(|s| {
@@ -90,7 +96,8 @@ pub(crate) async fn poll(
     }))
 }
 
-/// `POST /v1/agents/{node}/reports`: what happened to the node's attempts.
+/// `POST /v1/agents/{node}/reports`: what happened to the node's attempts. Recorded in
+/// order; an error means the batch must be sent again (what was recorded is then ignored).
 pub(crate) async fn reports(
     State(ctx): State<Context>,
     Path(node): Path<String>,
@@ -99,7 +106,7 @@ pub(crate) async fn reports(
     ctx.require_leader()?;
     ctx.seen(&NodeId(node));
     for report in batch {
-        reports::record(&ctx, report).await;
+        reports::record(&ctx, report).await?;
     }
     Ok(Json(serde_json::json!({})))
 }

@@ -363,3 +363,21 @@ impl Drop for AgentProcess {
         self.kill9();
     }
 }
+
+/// Prints the last lines of each log file when the test that holds it panics, so that a
+/// failure in CI shows what the servers and agents said.
+pub struct LogsOnPanic(pub Vec<PathBuf>);
+
+impl Drop for LogsOnPanic {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        for path in &self.0 {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(60)..];
+            eprintln!("--- last lines of {} ---\n{}", path.display(), tail.join("\n"));
+        }
+    }
+}

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::harness::{rota_bin, schedule_time, wait_for};
+use crate::harness::{LogsOnPanic, rota_bin, schedule_time, wait_for};
 
 /// A free loopback port, asked of the OS (the members must know each other's addresses
 /// before they start).
@@ -82,6 +82,12 @@ fn leader(members: &[Member]) -> Option<u64> {
     })
 }
 
+/// The servers' and agents' logs, printed if the test fails.
+fn cluster_logs(dir: &Path) -> LogsOnPanic {
+    let names = ["server-1", "server-2", "server-3", "agent", "agent-n1", "agent-n2"];
+    LogsOnPanic(names.iter().map(|n| dir.join(format!("{n}.log"))).collect())
+}
+
 fn start_cluster(dir: &Path) -> Vec<Member> {
     let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
     let urls: Vec<String> = ports
@@ -123,6 +129,7 @@ fn start_cluster(dir: &Path) -> Vec<Member> {
 #[test]
 fn a_killed_leader_is_replaced_and_cron_neither_repeats_nor_skips_a_schedule_time() {
     let temp = tempfile::tempdir().unwrap();
+    let _logs = cluster_logs(temp.path());
     let mut members = start_cluster(temp.path());
     let all: String = members
         .iter()
@@ -266,6 +273,7 @@ fn attempts(run: &Value) -> Vec<(String, jiff::Timestamp, jiff::Timestamp)> {
 #[test]
 fn ten_leader_kills_lose_no_schedule_time_repeat_none_and_lose_no_acknowledged_write() {
     let temp = tempfile::tempdir().unwrap();
+    let _logs = cluster_logs(temp.path());
     let mut members = start_cluster(temp.path());
     let all: String = members
         .iter()
@@ -281,6 +289,7 @@ fn ten_leader_kills_lose_no_schedule_time_repeat_none_and_lose_no_acknowledged_w
                 .args(["--server", &all, "agent", "--node", node, "--cores", "4"])
                 .args(["--mems", "4096", "--kill-grace", "1"])
                 .args(["--log-dir", &temp.path().join(node).display().to_string()])
+                .env("RUST_LOG", "info")
                 .stderr(log)
                 .spawn()
                 .unwrap()
