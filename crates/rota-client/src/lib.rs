@@ -1,6 +1,12 @@
 //! A typed client of rota's HTTP API, used by the CLI and by programs.
 //!
-//! Given several server addresses, a request that cannot reach one tries the next.
+//! Given several server addresses, a request that cannot reach one tries the next, starting
+//! with the one that answered last.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
@@ -46,15 +52,23 @@ pub enum ClientError {
     },
 }
 
-/// The longest a request may take: longer than the longest agent poll a server holds (60 s),
-/// short enough that a server that hangs is left for another.
-const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(75);
+/// The longest a request may take (an agent's poll: the wait it asks for plus
+/// [`POLL_MARGIN`]), so that a server that hangs is left for another.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// The longest a connection may take to open: a server cut off by the network answers
+/// nothing at all, and the next one should be tried soon.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// What an agent's poll may take beyond the wait it asks the server for.
+const POLL_MARGIN: Duration = Duration::from_secs(5);
 
-/// A client of one server, or of several tried in order.
+/// A client of one server, or of several: the one that answered last is asked first, then
+/// the others in order.
 #[derive(Debug, Clone)]
 pub struct Client {
     servers: Vec<String>,
     http: reqwest::Client,
+    /// The index in `servers` of the server that answered last.
+    preferred: Arc<AtomicUsize>,
 }
 
 impl Client {
@@ -66,10 +80,14 @@ impl Client {
             .filter(|s| !s.is_empty())
             .collect();
         let http = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
+            .connect_timeout(CONNECT_TIMEOUT)
             .build()
             .unwrap_or_default();
-        Client { servers, http }
+        Client {
+            servers,
+            http,
+            preferred: Arc::new(AtomicUsize::new(0)),
+        }
     }
 
     async fn call<B: Serialize, T: DeserializeOwned>(
@@ -80,13 +98,43 @@ impl Client {
         body: Option<&B>,
         raw: Option<Vec<u8>>,
     ) -> Result<T, ClientError> {
+        self.call_within(method, path, query, body, raw, REQUEST_TIMEOUT)
+            .await
+    }
+
+    /// The servers in the order to try them: the one that answered last first.
+    fn candidates(&self) -> VecDeque<(Option<usize>, String)> {
+        let first = self.preferred.load(Ordering::Relaxed) % self.servers.len().max(1);
+        let mut order: VecDeque<(Option<usize>, String)> = self
+            .servers
+            .iter()
+            .cloned()
+            .enumerate()
+            .map(|(i, s)| (Some(i), s))
+            .collect();
+        order.rotate_left(first.min(order.len()));
+        order
+    }
+
+    async fn call_within<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&B>,
+        raw: Option<Vec<u8>>,
+        timeout: Duration,
+    ) -> Result<T, ClientError> {
         let mut last = String::from("no server given");
-        let mut candidates: std::collections::VecDeque<String> =
-            self.servers.iter().cloned().collect();
+        let mut candidates = self.candidates();
         let mut redirected = false;
-        while let Some(server) = candidates.pop_front() {
+        while let Some((index, server)) = candidates.pop_front() {
             let url = format!("{server}{path}");
-            let mut request = self.http.request(method.clone(), &url).query(query);
+            let mut request = self
+                .http
+                .request(method.clone(), &url)
+                .query(query)
+                .timeout(timeout);
             if let Some(body) = body {
                 request = request.json(body);
             }
@@ -120,8 +168,13 @@ impl Client {
             {
                 // A follower named the leader: ask it instead, once.
                 redirected = true;
-                candidates.push_front(leader.trim_end_matches('/').to_string());
+                let leader = leader.trim_end_matches('/').to_string();
+                let known = self.servers.iter().position(|s| *s == leader);
+                candidates.push_front((known, leader));
                 continue;
+            }
+            if let Some(index) = index {
+                self.preferred.store(index, Ordering::Relaxed);
             }
             if !status.is_success() {
                 return Err(refusal(status, &bytes));
@@ -357,7 +410,16 @@ impl Client {
 
     /// Long-polls for the attempts placed on a node (agent protocol).
     pub async fn poll(&self, node: &NodeId, poll: &Poll) -> Result<Assignments, ClientError> {
-        self.post(&format!("/v1/agents/{node}/poll"), poll).await
+        let wait = Duration::from_millis(poll.wait_ms);
+        self.call_within(
+            Method::POST,
+            &format!("/v1/agents/{node}/poll"),
+            &[],
+            Some(poll),
+            None,
+            wait + POLL_MARGIN,
+        )
+        .await
     }
 
     /// Reports what happened to a node's attempts (agent protocol).

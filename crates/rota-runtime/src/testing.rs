@@ -7,6 +7,8 @@
 //! - [`build_cosmos_image`]: the same, built for Cosmos' container contract like Cosmos'
 //!   example image: a `python` on the `PATH` and a `/start.py` in the `WORKDIR` (both shell
 //!   scripts: see [`COSMOS_PYTHON`] and [`COSMOS_START_PY`]);
+//! - [`build_scratch_image`] with [`host_program_files`]: a host program (such as rota itself)
+//!   with its shared libraries and busybox, to run it in containers;
 //! - [`LocalRegistry`]: Debian's `docker-registry` on a free port of 127.0.0.1 with its own
 //!   config and storage in a temporary directory (never the packaged service), to push images
 //!   to and pull them from.
@@ -115,6 +117,63 @@ pub async fn build_busybox_image(engine: &DockerRuntime, image: &str) -> TestRes
     build_image(engine, image, busybox_context(&dockerfile, &[], &[])?).await
 }
 
+/// A file to put in a test image: its absolute path in the image, its bytes and its mode.
+pub type ImageFile = (String, Vec<u8>, u32);
+
+/// Builds `image` from scratch: busybox and its applets in `/bin` (as in
+/// [`build_busybox_image`]), `files` at their paths, `PATH=/bin`, and `entrypoint`. Does
+/// nothing when the image is already there, so name it after what it holds.
+pub async fn build_scratch_image(
+    engine: &DockerRuntime,
+    image: &str,
+    files: &[ImageFile],
+    entrypoint: &[&str],
+) -> TestResult<()> {
+    let entrypoint = serde_json::to_string(entrypoint)?;
+    let dockerfile = format!(
+        "FROM scratch\nCOPY bin /bin\nCOPY rootfs/ /\nENV PATH=/bin\nENTRYPOINT {entrypoint}\n"
+    );
+    let files: Vec<(String, &[u8], u32)> = files
+        .iter()
+        .map(|(path, bytes, mode)| {
+            (
+                format!("rootfs/{}", path.trim_start_matches('/')),
+                bytes.as_slice(),
+                *mode,
+            )
+        })
+        .collect();
+    let files: Vec<(&str, &[u8], u32)> = files
+        .iter()
+        .map(|(path, bytes, mode)| (path.as_str(), *bytes, *mode))
+        .collect();
+    build_image(engine, image, busybox_context(&dockerfile, &files, &[])?).await
+}
+
+/// A dynamically linked host program and the shared libraries `ldd` lists for it (with the
+/// program interpreter), each at its path, so that it runs in a `FROM scratch` image.
+pub fn host_program_files(program: &Path, at: &str) -> TestResult<Vec<ImageFile>> {
+    let mut files = vec![(at.to_string(), std::fs::read(program)?, 0o755)];
+    let ldd = Command::new("ldd").arg(program).output()?;
+    if !ldd.status.success() {
+        return Err(format!("ldd {}: {}", program.display(), ldd.status).into());
+    }
+    for line in String::from_utf8_lossy(&ldd.stdout).lines() {
+        // `libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)` or `/lib64/ld-linux... (0x...)`
+        let path = match line.split_once("=>") {
+            Some((_, right)) => right.split_whitespace().next(),
+            None => line
+                .split_whitespace()
+                .next()
+                .filter(|p| p.starts_with('/')),
+        };
+        if let Some(path) = path.filter(|p| p.starts_with('/')) {
+            files.push((path.to_string(), std::fs::read(path)?, 0o755));
+        }
+    }
+    Ok(files)
+}
+
 /// Builds `image` (`repository:tag`) for Cosmos' container contract, like Cosmos' example
 /// image (`COPY start.py /`, `WORKDIR /`): the busybox image of [`build_busybox_image`] with
 /// `/bin/python` ([`COSMOS_PYTHON`]) and `/start.py` ([`COSMOS_START_PY`]). Does nothing when
@@ -125,8 +184,8 @@ pub async fn build_cosmos_image(engine: &DockerRuntime, image: &str) -> TestResu
          ENV PATH=/bin ROTA_TEST_IMAGE={image}\nCMD [\"sh\"]\n"
     );
     let files = [
-        ("bin/python", COSMOS_PYTHON, 0o755),
-        ("start.py", COSMOS_START_PY, 0o644),
+        ("bin/python", COSMOS_PYTHON.as_bytes(), 0o755),
+        ("start.py", COSMOS_START_PY.as_bytes(), 0o644),
     ];
     build_image(
         engine,
@@ -166,10 +225,10 @@ async fn build_image(engine: &DockerRuntime, image: &str, context: Vec<u8>) -> T
 }
 
 /// The build context, as a tar archive: `dockerfile`, `bin/` with busybox and its links for
-/// [`APPLETS`] and `applets`, and `files` (path, text, mode).
+/// [`APPLETS`] and `applets`, and `files` (path, content, mode).
 fn busybox_context(
     dockerfile: &str,
-    files: &[(&str, &str, u32)],
+    files: &[(&str, &[u8], u32)],
     applets: &[&str],
 ) -> TestResult<Vec<u8>> {
     let busybox = find_static_busybox()?;
@@ -184,8 +243,8 @@ fn busybox_context(
     add_file(&mut tar, "Dockerfile", dockerfile.as_bytes(), 0o644)?;
     let binary = std::fs::read(&busybox)?;
     add_file(&mut tar, "bin/busybox", &binary, 0o755)?;
-    for (path, text, mode) in files {
-        add_file(&mut tar, path, text.as_bytes(), *mode)?;
+    for (path, data, mode) in files {
+        add_file(&mut tar, path, data, *mode)?;
     }
     for applet in APPLETS.iter().chain(applets) {
         let mut header = tar::Header::new_gnu();

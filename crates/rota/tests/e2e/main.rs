@@ -13,6 +13,7 @@ mod docker;
 mod fairness;
 mod harness;
 mod isolation;
+mod partition;
 mod raft;
 mod repair_and_replay;
 mod scheduling;
