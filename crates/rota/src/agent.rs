@@ -22,8 +22,9 @@ use crate::dev::{cosmos_extended, detect_cores, detect_mems, hostname, shutdown_
 /// How long the server may hold a poll, at most (less when its heartbeat interval is
 /// shorter: a poll is the agent's heartbeat).
 const POLL_WAIT: Duration = Duration::from_secs(20);
-/// The wait before trying an unreachable server again.
-const RETRY: Duration = Duration::from_millis(500);
+/// The wait before trying the servers again when none answered, or none leads: short, since
+/// after a failover the agent must find the new leader at once.
+const RETRY: Duration = Duration::from_millis(100);
 
 /// Runs the agent until Ctrl-C or SIGTERM.
 pub async fn run(server: &str, args: AgentArgs) -> Result<()> {
