@@ -23,6 +23,18 @@ pub(crate) async fn run(ctx: Context) {
     let mut plan_id = 0;
     let mut reservations: Vec<Reservation> = Vec::new();
     loop {
+        // Nothing waits: nothing to plan until something changes.
+        if ctx.store.read(|s| s.queued().values().all(|q| q.is_empty())) {
+            reservations.clear();
+            ctx.explanations
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clear();
+            if changes.changed().await.is_err() {
+                return;
+            }
+            continue;
+        }
         let now = ctx.now();
         plan_id += 1;
         let (plan, next_retry) = ctx.store.read(|s| {
@@ -46,10 +58,14 @@ pub(crate) async fn run(ctx: Context) {
         }
         // Optimistic planning: what still fits in fresh state is committed, the rest waits
         // for the next round.
-        let recheck = ctx.store.read(|s| {
-            let (fresh, _) = snapshot(s, &reservations, now);
-            scheduler.recheck(&plan, &fresh)
-        });
+        let recheck = if plan.placements.is_empty() && plan.preemptions.is_empty() {
+            rota_sched::Recheck::default()
+        } else {
+            ctx.store.read(|s| {
+                let (fresh, _) = snapshot(s, &reservations, now);
+                scheduler.recheck(&plan, &fresh)
+            })
+        };
         for (placement, why) in &recheck.refused {
             tracing::debug!(run = %placement.run, %why, "placement refused on recheck");
         }
