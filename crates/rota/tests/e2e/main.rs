@@ -14,6 +14,7 @@ mod fairness;
 mod harness;
 mod isolation;
 mod raft;
+mod raft_membership;
 mod repair_and_replay;
 mod scheduling;
 mod timeouts_and_kill;
