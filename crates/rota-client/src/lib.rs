@@ -14,9 +14,9 @@ use serde::de::DeserializeOwned;
 
 use rota_model::agent_api::{AgentReport, Assignments, NodeView, Poll, Registered, Registration};
 use rota_model::api::{
-    AppView, ErrorBody, GraphView, Health, ImportReport, ImportRunsRequest, ImportedRun, LogView,
-    QueueSettingsRequest, QueueView, RerunRequest, RollbackRequest, RunSelector, RunsReport,
-    TriggerRequest, VersionView, WhyView,
+    AddMemberRequest, AppView, ErrorBody, GraphView, Health, ImportReport, ImportRunsRequest,
+    ImportedRun, LogView, QueueSettingsRequest, QueueView, RerunRequest, RollbackRequest,
+    RunSelector, RunsReport, TriggerRequest, VersionView, WhyView,
 };
 use rota_model::depend::DependFile;
 use rota_model::{AppKey, NodeId, Run, RunId, RunState};
@@ -433,6 +433,23 @@ impl Client {
     /// The cluster's status (members, leader, term, commit index, lag).
     pub async fn cluster(&self) -> Result<serde_json::Value, ClientError> {
         self.get("/v1/cluster", &[]).await
+    }
+
+    /// Adds a server (started with `rota server --id ID --join`) to the cluster; resolves
+    /// once it has caught up and votes, with the cluster's status.
+    pub async fn add_member(&self, id: u64, url: &str) -> Result<serde_json::Value, ClientError> {
+        let request = AddMemberRequest {
+            id,
+            url: url.to_string(),
+        };
+        self.post("/v1/cluster/members", &request).await
+    }
+
+    /// Removes a member (the leader included) from the cluster; answers the cluster's status.
+    pub async fn remove_member(&self, id: u64) -> Result<serde_json::Value, ClientError> {
+        let path = format!("/v1/cluster/members/{id}");
+        self.call::<(), _>(Method::DELETE, &path, &[], None, None)
+            .await
     }
 
     /// Every node.

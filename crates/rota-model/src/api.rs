@@ -75,6 +75,16 @@ pub struct VersionView {
     pub changes: Vec<String>,
 }
 
+/// `POST /v1/cluster/members` (`rota cluster add`): a server to add to the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddMemberRequest {
+    /// Its member id (the `--id` it was started with), above 0.
+    pub id: u64,
+    /// Its base URL, e.g. `http://10.0.0.4:7070`.
+    pub url: String,
+}
+
 /// `rollback`: make a new version equal to an earlier one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

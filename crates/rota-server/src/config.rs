@@ -53,6 +53,18 @@ pub struct ServerConfig {
 pub struct Membership {
     /// This server's member id.
     pub id: u64,
-    /// Every member's id and base URL (this one included), to initialize the cluster with.
-    pub members: Vec<(u64, String)>,
+    /// How it enters the cluster.
+    pub start: MemberStart,
+}
+
+/// How a member enters its cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemberStart {
+    /// A founding member (`--members`): every founding member's id and base URL (this one
+    /// included). The first configuration is made of them, once; a member that already has
+    /// a configuration keeps it.
+    Founding(Vec<(u64, String)>),
+    /// A new member (`--join`): it never makes a configuration of its own; it waits, as a
+    /// learner, until a leader adds it (`rota cluster add`).
+    Join,
 }

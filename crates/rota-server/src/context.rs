@@ -26,6 +26,18 @@ pub(crate) struct Context {
     pub cron_changes: Arc<Mutex<mpsc::UnboundedSender<AppKey>>>,
     /// What the latest plan said of each run it did not place, for `rota why`.
     pub explanations: Arc<Mutex<HashMap<RunId, String>>>,
+    /// The one HTTP client for other servers: writes forwarded to the leader, new members
+    /// probed before they are added.
+    pub peers: reqwest::Client,
+}
+
+/// The longest a request to another server may take: a forwarded write, or a new member
+/// catching up before `rota cluster add` answers.
+const PEER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The HTTP client of [`Context::peers`].
+pub(crate) fn peer_client() -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder().timeout(PEER_TIMEOUT).build()
 }
 
 impl Context {

@@ -15,8 +15,8 @@ use rota_store::{
     SubmitError,
 };
 
-use crate::config::ServerConfig;
-use crate::context::Context;
+use crate::config::{MemberStart, ServerConfig};
+use crate::context::{Context, peer_client};
 use crate::{cron_loop, http, liveness, reports, scheduler};
 
 /// Why the server stopped.
@@ -31,6 +31,9 @@ pub enum DevError {
     /// The cluster member could not start.
     #[error("cluster: {0}")]
     Cluster(String),
+    /// The HTTP client for the other servers could not be built.
+    #[error("HTTP client: {0}")]
+    Client(String),
     /// Serving HTTP failed.
     #[error("HTTP server: {0}")]
     Http(#[from] std::io::Error),
@@ -106,6 +109,7 @@ pub async fn run_dev(
         liveness: Arc::default(),
         cron_changes: Arc::new(std::sync::Mutex::new(cron_tx)),
         explanations: Arc::default(),
+        peers: peer_client().map_err(|e| DevError::Client(e.to_string()))?,
     };
     tokio::spawn(reports::run(ctx.clone(), report_rx));
     match ctx.store.clone() {
@@ -114,18 +118,12 @@ pub async fn run_dev(
         }
         Backend::Raft(cluster) => {
             tokio::spawn(lead_when_elected(ctx.clone(), cluster.clone()));
-            let members = ctx.config.cluster.as_ref().map(|m| m.members.clone());
-            tokio::spawn(async move {
-                let members: Vec<(MemberId, String)> = members
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(id, url)| (MemberId(id), url))
-                    .collect();
-                // Safe on every start: a cluster that exists already is left as it is.
-                if let Err(e) = cluster.initialize(&members).await {
-                    tracing::warn!(error = %e, "cannot initialize the cluster");
-                }
-            });
+            let start = ctx.config.cluster.as_ref().map(|m| m.start.clone());
+            if let Some(MemberStart::Founding(members)) = start {
+                tokio::spawn(found(cluster, members));
+            } else {
+                tracing::info!("joining: waiting, as a learner, until a leader adds this server");
+            }
         }
     }
     tracing::info!(address = %listener.local_addr()?, "rota is serving");
@@ -133,6 +131,18 @@ pub async fn run_dev(
         .with_graceful_shutdown(shutdown)
         .await?;
     Ok(())
+}
+
+/// Makes the first configuration of a founding member's cluster. Safe on every start: a
+/// member that already has a configuration keeps it. A joining member never calls this.
+async fn found(cluster: Cluster, members: Vec<(u64, String)>) {
+    let members: Vec<(MemberId, String)> = members
+        .into_iter()
+        .map(|(id, url)| (MemberId(id), url))
+        .collect();
+    if let Err(e) = cluster.initialize(&members).await {
+        tracing::warn!(error = %e, "cannot initialize the cluster");
+    }
 }
 
 /// Starts the loops only the leader runs; they end when the returned handles are aborted.

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use rota_model::api::ErrorBody;
-use rota_store::{Refusal, StoreError, SubmitError};
+use rota_store::{MembershipError, Refusal, StoreError, SubmitError};
 
 macro_rules! error_codes {
     ($($variant:ident => ($status:ident, $code:literal)),* $(,)?) => {
@@ -41,10 +41,14 @@ error_codes! {
     RunNotFound => (NOT_FOUND, "run_not_found"),
     RouteNotFound => (NOT_FOUND, "route_not_found"),
     NotFound => (NOT_FOUND, "not_found"),
+    MemberNotFound => (NOT_FOUND, "member_not_found"),
     MethodNotAllowed => (METHOD_NOT_ALLOWED, "method_not_allowed"),
     AppExists => (CONFLICT, "app_exists"),
     RunExists => (CONFLICT, "run_exists"),
     Conflict => (CONFLICT, "conflict"),
+    MemberExists => (CONFLICT, "member_exists"),
+    MembershipRefused => (CONFLICT, "membership_refused"),
+    NotReplicated => (CONFLICT, "not_replicated"),
     Unavailable => (SERVICE_UNAVAILABLE, "unavailable"),
     NotLeader => (MISDIRECTED_REQUEST, "not_leader"),
     Internal => (INTERNAL_SERVER_ERROR, "internal"),
@@ -124,6 +128,21 @@ impl From<SubmitError> for ApiError {
                 tracing::error!(error = %e, "store write failed");
                 ApiError::new(ErrorCode::Internal, format!("the store failed: {e}"))
             }
+        }
+    }
+}
+
+impl From<MembershipError> for ApiError {
+    fn from(e: MembershipError) -> Self {
+        match e {
+            MembershipError::NotLeader { leader } => SubmitError::NotLeader {
+                leader: leader.map(|l| l.addr),
+            }
+            .into(),
+            e @ MembershipError::Refused(_) => {
+                ApiError::new(ErrorCode::MembershipRefused, e.to_string())
+            }
+            e @ MembershipError::Stopped(_) => ApiError::new(ErrorCode::Unavailable, e.to_string()),
         }
     }
 }

@@ -17,6 +17,6 @@ mod liveness;
 mod reports;
 mod scheduler;
 
-pub use config::{Membership, ServerConfig};
+pub use config::{MemberStart, Membership, ServerConfig};
 pub use dev::{DevError, run_dev};
 pub use error::{ApiError, ErrorCode};

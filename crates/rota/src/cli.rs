@@ -43,15 +43,25 @@ pub enum Verb {
     Server {
         #[command(flatten)]
         args: ServerArgs,
-        /// This server's member id in a replicated cluster (with --members).
-        #[arg(long, requires = "members")]
+        /// This server's member id in a replicated cluster (with --members or --join).
+        #[arg(long, requires = "founding_or_joining")]
         id: Option<u64>,
-        /// Every member of the cluster as ID=URL, comma-separated (this one included), e.g.
+        /// A founding member: every founding member of the cluster as ID=URL,
+        /// comma-separated (this one included), e.g.
         /// 1=http://10.0.0.1:7070,2=http://10.0.0.2:7070,3=http://10.0.0.3:7070.
-        #[arg(long, value_delimiter = ',', requires = "id")]
+        #[arg(
+            long,
+            value_delimiter = ',',
+            requires = "id",
+            group = "founding_or_joining"
+        )]
         members: Vec<String>,
+        /// A new member of a running cluster: never makes a cluster of its own, waits as a
+        /// learner until a leader adds it (`rota cluster add ID URL`).
+        #[arg(long, requires = "id", group = "founding_or_joining")]
+        join: bool,
     },
-    /// Show the cluster: members, leader, term, commit index, each follower's lag.
+    /// Show the cluster, add or remove members.
     #[command(subcommand)]
     Cluster(ClusterVerb),
     /// Run a node agent: register this node with the server, run what is placed on it.
@@ -290,6 +300,20 @@ pub enum DependVerb {
 pub enum ClusterVerb {
     /// Members, leader, term, commit index and each follower's lag.
     Status,
+    /// Add a server started with `rota server --id ID --join`: it catches up with the log as
+    /// a learner, then votes.
+    Add {
+        /// Its member id (its --id).
+        id: u64,
+        /// Its base URL, e.g. http://10.0.0.4:7070.
+        url: String,
+    },
+    /// Remove a member, voter or learner; removing the leader moves leadership to another
+    /// voter.
+    Remove {
+        /// Its member id.
+        id: u64,
+    },
 }
 
 /// The `node` verbs.

@@ -61,27 +61,22 @@ pub async fn run(args: DevArgs) -> Result<()> {
     Ok(())
 }
 
-/// Starts `rota server`: the store, the loops and the API, for remote agents; with `id` and
-/// `members`, as a member of a Raft-replicated cluster.
-pub async fn server(args: ServerArgs, id: Option<u64>, members: Vec<String>) -> Result<()> {
+/// Starts `rota server`: the store, the loops and the API, for remote agents; with `id`, as
+/// a member of a Raft-replicated cluster, founding it with `members` or joining it (`join`).
+pub async fn server(
+    args: ServerArgs,
+    id: Option<u64>,
+    members: Vec<String>,
+    join: bool,
+) -> Result<()> {
     let mut config = server_config(&args)?;
     if let Some(id) = id {
-        let members = members
-            .iter()
-            .map(|m| {
-                let (member, url) = m
-                    .split_once('=')
-                    .ok_or_else(|| UsageError(format!("--members: `{m}` is not ID=URL")))?;
-                let member: u64 = member
-                    .parse()
-                    .map_err(|_| UsageError(format!("--members: `{member}` is not a member id")))?;
-                Ok((member, url.trim_end_matches('/').to_string()))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        if !members.iter().any(|(m, _)| *m == id) {
-            return Err(UsageError(format!("--members must name this server's id {id}")).into());
-        }
-        config.cluster = Some(rota_server::Membership { id, members });
+        let start = if join {
+            rota_server::MemberStart::Join
+        } else {
+            rota_server::MemberStart::Founding(founding_members(id, &members)?)
+        };
+        config.cluster = Some(rota_server::Membership { id, start });
     }
     let listener = bind(&args).await?;
     eprintln!(
@@ -91,6 +86,26 @@ pub async fn server(args: ServerArgs, id: Option<u64>, members: Vec<String>) -> 
     );
     rota_server::run_dev(config, listener, shutdown_signal()).await?;
     Ok(())
+}
+
+/// The founding members of `--members`, which must name this server's `id`.
+fn founding_members(id: u64, members: &[String]) -> Result<Vec<(u64, String)>> {
+    let members = members
+        .iter()
+        .map(|m| {
+            let (member, url) = m
+                .split_once('=')
+                .ok_or_else(|| UsageError(format!("--members: `{m}` is not ID=URL")))?;
+            let member: u64 = member
+                .parse()
+                .map_err(|_| UsageError(format!("--members: `{member}` is not a member id")))?;
+            Ok((member, url.trim_end_matches('/').to_string()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if !members.iter().any(|(m, _)| *m == id) {
+        return Err(UsageError(format!("--members must name this server's id {id}")).into());
+    }
+    Ok(members)
 }
 
 /// The settings of a server without a local node; `rota dev` adds its node's.

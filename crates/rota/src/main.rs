@@ -3,6 +3,7 @@
 mod agent;
 mod bench;
 mod cli;
+mod cluster;
 mod depends;
 mod dev;
 mod examples;
@@ -60,7 +61,12 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Verb::Dev(args) => dev::run(args).await,
-            Verb::Server { args, id, members } => dev::server(args, id, members).await,
+            Verb::Server {
+                args,
+                id,
+                members,
+                join,
+            } => dev::server(args, id, members, join).await,
             Verb::Agent(args) => agent::run(&cli.server, args).await,
             Verb::Bench(args) => bench::run(args).await,
             verb => verbs::run(&cli.server, cli.output, verb).await,

@@ -462,16 +462,7 @@ pub async fn run(server: &str, output: Output, verb: Verb) -> Result<()> {
                 }
             }
         }
-        Verb::Cluster(crate::cli::ClusterVerb::Status) => {
-            let status = c.cluster().await?;
-            match output {
-                Output::Json => p.json(&status),
-                Output::Table => {
-                    print!("{}", table::cluster(&status));
-                    Ok(())
-                }
-            }
-        }
+        Verb::Cluster(verb) => crate::cluster::run(&p, verb).await,
         Verb::Dev(_)
         | Verb::Server { .. }
         | Verb::Agent(_)

@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use rota_store::{Backend, RaftRpc, RpcError};
+use rota_store::{Backend, Cluster, RaftRpc, RpcError};
 
 use crate::context::Context;
 use crate::error::{ApiError, ErrorCode};
@@ -41,13 +41,17 @@ pub(crate) async fn status(
     State(ctx): State<Context>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     match &ctx.store {
-        Backend::Raft(cluster) => Ok(Json(serde_json::to_value(cluster.metrics()).map_err(
-            |e| ApiError::new(ErrorCode::Internal, format!("cannot show the metrics: {e}")),
-        )?)),
+        Backend::Raft(cluster) => member_status(cluster).map(Json),
         Backend::Local(_) => Ok(Json(serde_json::json!({
             "role": "single",
             "members": [],
             "message": "a single server over its local log (rota dev, or rota server without --members)"
         }))),
     }
+}
+
+/// A member's view of the cluster, as `GET /v1/cluster` shows it.
+pub(crate) fn member_status(cluster: &Cluster) -> Result<serde_json::Value, ApiError> {
+    serde_json::to_value(cluster.metrics())
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("cannot show the metrics: {e}")))
 }

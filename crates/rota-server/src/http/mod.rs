@@ -5,7 +5,9 @@ mod apps;
 mod body;
 mod cluster;
 mod depends;
+mod forward;
 mod import;
+mod members;
 mod nodes;
 mod queues;
 mod runs;
@@ -60,6 +62,8 @@ pub(crate) fn router(ctx: Context) -> Router {
         .route("/v1/agents/{node}/reports", post(agents::reports))
         .route("/v1/nodes", get(nodes::list))
         .route("/v1/cluster", get(cluster::status))
+        .route("/v1/cluster/members", post(members::add))
+        .route("/v1/cluster/members/{id}", delete(members::remove))
         .route(
             "/raft/{rpc}",
             post(cluster::rpc).layer(DefaultBodyLimit::max(RAFT_MAX_BODY)),
@@ -73,6 +77,10 @@ pub(crate) fn router(ctx: Context) -> Router {
                 "this route does not take that method",
             )
         })
+        .layer(axum::middleware::from_fn_with_state(
+            ctx.clone(),
+            forward::writes,
+        ))
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(ctx)
 }

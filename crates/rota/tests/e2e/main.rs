@@ -15,6 +15,7 @@ mod harness;
 mod isolation;
 mod partition;
 mod raft;
+mod raft_membership;
 mod repair_and_replay;
 mod scheduling;
 mod timeouts_and_kill;

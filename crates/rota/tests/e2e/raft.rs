@@ -14,7 +14,7 @@ use crate::harness::{LogsOnPanic, rota_bin, schedule_time, wait_for};
 
 /// A free loopback port, asked of the OS (the members must know each other's addresses
 /// before they start).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -22,15 +22,16 @@ fn free_port() -> u16 {
         .port()
 }
 
-struct Member {
-    url: String,
-    child: Option<Child>,
-    args: Vec<String>,
-    log: std::path::PathBuf,
+/// One `rota server` of a cluster, restartable with the same arguments.
+pub(crate) struct Member {
+    pub(crate) url: String,
+    pub(crate) child: Option<Child>,
+    pub(crate) args: Vec<String>,
+    pub(crate) log: std::path::PathBuf,
 }
 
 impl Member {
-    fn start(&mut self) {
+    pub(crate) fn start(&mut self) {
         let log = File::create(&self.log).unwrap();
         self.child = Some(
             Command::new(rota_bin())
@@ -45,7 +46,7 @@ impl Member {
         );
     }
 
-    fn kill9(&mut self) {
+    pub(crate) fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
             child.kill().unwrap();
             child.wait().unwrap();
@@ -59,7 +60,7 @@ impl Drop for Member {
     }
 }
 
-fn rota(servers: &str, args: &[&str]) -> std::process::Output {
+pub(crate) fn rota(servers: &str, args: &[&str]) -> std::process::Output {
     Command::new(rota_bin())
         .args(["--server", servers])
         .args(args)
@@ -67,7 +68,7 @@ fn rota(servers: &str, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-fn rota_json(servers: &str, args: &[&str]) -> Option<Value> {
+pub(crate) fn rota_json(servers: &str, args: &[&str]) -> Option<Value> {
     let out = rota(servers, &[args, &["--output", "json"]].concat());
     out.status
         .success()
@@ -75,7 +76,7 @@ fn rota_json(servers: &str, args: &[&str]) -> Option<Value> {
         .flatten()
 }
 
-fn leader(members: &[Member]) -> Option<u64> {
+pub(crate) fn leader(members: &[Member]) -> Option<u64> {
     members.iter().filter(|m| m.child.is_some()).find_map(|m| {
         let status = rota_json(&m.url, &["cluster", "status"])?;
         status["leader"].as_u64()
@@ -90,7 +91,7 @@ fn cluster_logs(dir: &Path) -> LogsOnPanic {
     LogsOnPanic(names.iter().map(|n| dir.join(format!("{n}.log"))).collect())
 }
 
-fn start_cluster(dir: &Path) -> Vec<Member> {
+pub(crate) fn start_cluster(dir: &Path) -> Vec<Member> {
     let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
     let urls: Vec<String> = ports
         .iter()
