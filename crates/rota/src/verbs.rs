@@ -473,7 +473,7 @@ pub async fn run(server: &str, output: Output, verb: Verb) -> Result<()> {
             }
         }
         Verb::Dev(_)
-        | Verb::Server { .. }
+        | Verb::Server(_)
         | Verb::Agent(_)
         | Verb::Bench(_)
         | Verb::Completions { .. } => {
