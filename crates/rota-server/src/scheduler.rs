@@ -24,7 +24,10 @@ pub(crate) async fn run(ctx: Context) {
     let mut reservations: Vec<Reservation> = Vec::new();
     loop {
         // Nothing waits: nothing to plan until something changes.
-        if ctx.store.read(|s| s.queued().values().all(|q| q.is_empty())) {
+        if ctx
+            .store
+            .read(|s| s.queued().values().all(|q| q.is_empty()))
+        {
             reservations.clear();
             ctx.explanations
                 .lock()

@@ -17,7 +17,9 @@ use rota_model::{NodeId, RunId};
 
 use crate::UsageError;
 use crate::cli::AgentArgs;
-use crate::dev::{cosmos_extended, detect_cores, detect_mems, hostname, shutdown_signal};
+use crate::dev::{
+    DockerOptions, cosmos_extended, detect_cores, detect_mems, hostname, shutdown_signal,
+};
 
 /// How long the server may hold a poll, at most (less when its heartbeat interval is
 /// shorter: a poll is the agent's heartbeat).
@@ -29,8 +31,9 @@ const RETRY: Duration = Duration::from_millis(100);
 /// Runs the agent until Ctrl-C or SIGTERM.
 pub async fn run(server: &str, args: AgentArgs) -> Result<()> {
     let client = Client::new(server);
-    let node = NodeId(args.node.clone().unwrap_or_else(hostname));
+    let node = NodeId(args.node.name.clone().unwrap_or_else(hostname));
     let registration = registration(&node, &args)?;
+    let docker = DockerOptions::of(&args.node)?;
     std::fs::create_dir_all(&args.log_dir)
         .with_context(|| format!("cannot create {}", args.log_dir.display()))?;
     let log_root = std::fs::canonicalize(&args.log_dir)?;
@@ -49,10 +52,10 @@ pub async fn run(server: &str, args: AgentArgs) -> Result<()> {
             node: node.clone(),
             log_root: log_root.clone(),
             time_zone,
-            kill_grace: Duration::from_secs(args.kill_grace),
-            cosmos_python: None,
-            container_tmp: None,
-            pull_timeout: args.docker_image_pull_timeout.map(Duration::from_millis),
+            kill_grace: Duration::from_secs(args.node.kill_grace),
+            cosmos_python: docker.python,
+            container_tmp: docker.tmp,
+            pull_timeout: docker.pull_timeout,
         },
         reports_tx,
     );
@@ -80,12 +83,12 @@ fn registration(node: &NodeId, args: &AgentArgs) -> Result<Registration> {
     Ok(Registration {
         node: node.clone(),
         capacity: NodeCapacity {
-            cores: args.cores.unwrap_or_else(detect_cores),
-            mems: args.mems.unwrap_or_else(detect_mems),
-            extended: cosmos_extended(args.disk_space, args.net_flow),
+            cores: args.node.cores.unwrap_or_else(detect_cores),
+            mems: args.node.mems.unwrap_or_else(detect_mems),
+            extended: cosmos_extended(args.node.disk_space, args.node.net_flow),
         },
         attributes,
-        labels: args.labels.clone(),
+        labels: args.node.labels.clone(),
     })
 }
 

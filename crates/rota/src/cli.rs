@@ -40,27 +40,7 @@ pub enum Verb {
     /// Run a server with an embedded store and a local agent in this process.
     Dev(DevArgs),
     /// Run a server without a local agent: remote agents (`rota agent`) run the apps.
-    Server {
-        #[command(flatten)]
-        args: ServerArgs,
-        /// This server's member id in a replicated cluster (with --members or --join).
-        #[arg(long, requires = "founding_or_joining")]
-        id: Option<u64>,
-        /// A founding member: every founding member of the cluster as ID=URL,
-        /// comma-separated (this one included), e.g.
-        /// 1=http://10.0.0.1:7070,2=http://10.0.0.2:7070,3=http://10.0.0.3:7070.
-        #[arg(
-            long,
-            value_delimiter = ',',
-            requires = "id",
-            group = "founding_or_joining"
-        )]
-        members: Vec<String>,
-        /// A new member of a running cluster: never makes a cluster of its own, waits as a
-        /// learner until a leader adds it (`rota cluster add ID URL`).
-        #[arg(long, requires = "id", group = "founding_or_joining")]
-        join: bool,
-    },
+    Server(ServerCommand),
     /// Show the cluster, add or remove members.
     #[command(subcommand)]
     Cluster(ClusterVerb),
@@ -334,62 +314,110 @@ pub enum NodeVerb {
 /// Options of `rota server` (and of the server part of `rota dev`).
 #[derive(Debug, Args)]
 pub struct ServerArgs {
+    /// A configuration file: TOML (`rota.toml`), or Cosmos' `*.properties`; flags and
+    /// environment variables override its values.
+    #[arg(long, env = "ROTA_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Where the store (and, by default, the logs) live.
     #[arg(long, default_value = "rota-data", env = "ROTA_DATA")]
     pub data: PathBuf,
     /// The address to serve the API on.
-    #[arg(long, default_value = "127.0.0.1:7070")]
+    #[arg(long, default_value = "127.0.0.1:7070", env = "ROTA_LISTEN")]
     pub listen: SocketAddr,
     /// Root of the run logs (Cosmos' docker.container.log); DATA/logs when absent.
-    #[arg(long)]
+    #[arg(long, env = "ROTA_LOG_DIR")]
     pub log_dir: Option<PathBuf>,
     /// Time zone of times without an offset and of apps that name none; the system's when absent.
-    #[arg(long)]
+    #[arg(long, env = "ROTA_TIME_ZONE")]
     pub time_zone: Option<String>,
     /// Seconds without a poll after which a remote node is declared down and its runs lost.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, env = "ROTA_HEARTBEAT_TIMEOUT")]
     pub heartbeat_timeout: u64,
     /// Largest request body in bytes.
-    #[arg(long, default_value_t = 1 << 20)]
+    #[arg(long, default_value_t = 1 << 20, env = "ROTA_MAX_BODY")]
     pub max_body: usize,
+}
+
+/// Options of `rota server`.
+#[derive(Debug, Args)]
+pub struct ServerCommand {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// This server's member id in a replicated cluster (with --members or --join); with
+    /// Cosmos' server.hosts, the position of this machine's host name in them when absent.
+    #[arg(long, env = "ROTA_ID")]
+    pub id: Option<u64>,
+    /// A founding member: every founding member of the cluster as ID=URL, comma-separated
+    /// (this one included), e.g.
+    /// 1=http://10.0.0.1:7070,2=http://10.0.0.2:7070,3=http://10.0.0.3:7070.
+    #[arg(long, value_delimiter = ',', env = "ROTA_MEMBERS")]
+    pub members: Vec<String>,
+    /// A new member of a running cluster (with --id): never makes a cluster of its own, waits
+    /// as a learner until a leader adds it (`rota cluster add ID URL`).
+    #[arg(long, env = "ROTA_JOIN", conflicts_with = "members")]
+    pub join: bool,
+}
+
+/// Options of the node that `rota agent` (or `rota dev`) runs apps on.
+#[derive(Debug, Args)]
+pub struct NodeArgs {
+    /// The node's name; the host name when absent.
+    #[arg(long = "node", env = "ROTA_NODE")]
+    pub name: Option<String>,
+    /// Cores to offer (Cosmos' server.cores); detected when absent.
+    #[arg(long, env = "ROTA_CORES")]
+    pub cores: Option<f64>,
+    /// Memory to offer in MB (Cosmos' server.mems); detected when absent.
+    #[arg(long, env = "ROTA_MEMS")]
+    pub mems: Option<i64>,
+    /// The queues this node serves, comma-separated (Cosmos' server.labels); all when absent.
+    #[arg(long, value_delimiter = ',', env = "ROTA_LABELS")]
+    pub labels: Vec<String>,
+    /// Disk this node offers to apps' cosmos.app.disk.space (Cosmos' server.disk.space); no
+    /// limit when absent.
+    #[arg(long, env = "ROTA_DISK_SPACE")]
+    pub disk_space: Option<u64>,
+    /// Network this node offers to apps' cosmos.app.net.flow (Cosmos' server.net.flow); no
+    /// limit when absent.
+    #[arg(long, env = "ROTA_NET_FLOW")]
+    pub net_flow: Option<u64>,
+    /// Seconds between SIGTERM and SIGKILL when a run is stopped.
+    #[arg(long, default_value_t = 10, env = "ROTA_KILL_GRACE")]
+    pub kill_grace: u64,
+    /// Cosmos' docker.container.python (for example start.py): Docker apps with no `command`
+    /// and no `contract` run `python SCRIPT` with Cosmos' 13 arguments (Cosmos' container
+    /// contract).
+    #[arg(long, value_name = "SCRIPT", env = "ROTA_DOCKER_CONTAINER_PYTHON")]
+    pub docker_container_python: Option<String>,
+    /// Cosmos' docker.container.tmp: the host directory mounted at /tmp in containers.
+    #[arg(long, value_name = "DIR", env = "ROTA_DOCKER_CONTAINER_TMP")]
+    pub docker_container_tmp: Option<PathBuf>,
+    /// Cosmos' docker.image.pull.timeout: how long an image pull may take, in milliseconds
+    /// (as in Cosmos); ten minutes when absent.
+    #[arg(long, value_name = "MS", env = "ROTA_DOCKER_IMAGE_PULL_TIMEOUT")]
+    pub docker_image_pull_timeout: Option<u64>,
 }
 
 /// Options of `rota agent`.
 #[derive(Debug, Args)]
 pub struct AgentArgs {
-    /// The node's name; the host name when absent.
-    #[arg(long)]
-    pub node: Option<String>,
-    /// Cores to offer; detected when absent.
-    #[arg(long)]
-    pub cores: Option<f64>,
-    /// Memory to offer in MB; detected when absent.
-    #[arg(long)]
-    pub mems: Option<i64>,
-    /// An attribute for placement constraints, KEY=VALUE (repeatable).
-    #[arg(long = "attr", value_name = "KEY=VALUE")]
+    /// A configuration file: TOML (`rota.toml`), or Cosmos' `*.properties`; flags and
+    /// environment variables override its values.
+    #[arg(long, env = "ROTA_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub node: NodeArgs,
+    /// An attribute for placement constraints, KEY=VALUE (repeatable, or comma-separated).
+    #[arg(
+        long = "attr",
+        value_name = "KEY=VALUE",
+        value_delimiter = ',',
+        env = "ROTA_ATTRS"
+    )]
     pub attributes: Vec<String>,
-    /// The queues this node serves, comma-separated (Cosmos' server.labels); all when absent.
-    #[arg(long, value_delimiter = ',')]
-    pub labels: Vec<String>,
-    /// Disk this node offers to apps' cosmos.app.disk.space (Cosmos' server.disk.space); no
-    /// limit when absent.
-    #[arg(long)]
-    pub disk_space: Option<u64>,
-    /// Network this node offers to apps' cosmos.app.net.flow (Cosmos' server.net.flow); no
-    /// limit when absent.
-    #[arg(long)]
-    pub net_flow: Option<u64>,
     /// Root of the run logs (Cosmos' docker.container.log).
-    #[arg(long, default_value = "rota-agent-logs")]
+    #[arg(long, default_value = "rota-agent-logs", env = "ROTA_LOG_DIR")]
     pub log_dir: PathBuf,
-    /// Seconds between SIGTERM and SIGKILL when a run is stopped.
-    #[arg(long, default_value_t = 10)]
-    pub kill_grace: u64,
-    /// Cosmos' docker.image.pull.timeout: how long an image pull may take, in milliseconds
-    /// (as in Cosmos); ten minutes when absent.
-    #[arg(long, value_name = "MS")]
-    pub docker_image_pull_timeout: Option<u64>,
 }
 
 /// Options of `rota dev`.
@@ -397,41 +425,11 @@ pub struct AgentArgs {
 pub struct DevArgs {
     #[command(flatten)]
     pub server: ServerArgs,
+    #[command(flatten)]
+    pub node: NodeArgs,
     /// Load and start the example apps.
-    #[arg(long)]
+    #[arg(long, env = "ROTA_EXAMPLES")]
     pub examples: bool,
-    /// Cores to offer (Cosmos' server.cores); detected when absent.
-    #[arg(long)]
-    pub cores: Option<f64>,
-    /// Memory to offer in MB (Cosmos' server.mems); detected when absent.
-    #[arg(long)]
-    pub mems: Option<i64>,
-    /// Seconds between SIGTERM and SIGKILL when a run is stopped.
-    #[arg(long, default_value_t = 10)]
-    pub kill_grace: u64,
-    /// The queues the local node serves, comma-separated (Cosmos' server.labels).
-    #[arg(long, value_delimiter = ',')]
-    pub labels: Vec<String>,
-    /// Disk the local node offers to apps' cosmos.app.disk.space (Cosmos' server.disk.space);
-    /// no limit when absent.
-    #[arg(long)]
-    pub disk_space: Option<u64>,
-    /// Network the local node offers to apps' cosmos.app.net.flow (Cosmos' server.net.flow);
-    /// no limit when absent.
-    #[arg(long)]
-    pub net_flow: Option<u64>,
-    /// Cosmos' docker.container.python (for example start.py): Docker apps with no `command`
-    /// and no `contract` run `python SCRIPT` with Cosmos' 13 arguments (Cosmos' container
-    /// contract).
-    #[arg(long, value_name = "SCRIPT")]
-    pub docker_container_python: Option<String>,
-    /// Cosmos' docker.container.tmp: the host directory mounted at /tmp in containers.
-    #[arg(long, value_name = "DIR")]
-    pub docker_container_tmp: Option<PathBuf>,
-    /// Cosmos' docker.image.pull.timeout: how long an image pull may take, in milliseconds
-    /// (as in Cosmos); ten minutes when absent.
-    #[arg(long, value_name = "MS")]
-    pub docker_image_pull_timeout: Option<u64>,
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! `rota dev`: one process with the server, an embedded store and a local agent.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -10,33 +11,25 @@ use rota_client::Client;
 use rota_server::ServerConfig;
 
 use crate::UsageError;
-use crate::cli::{DevArgs, ServerArgs};
+use crate::cli::{DevArgs, NodeArgs, ServerArgs, ServerCommand};
 use crate::examples;
+use crate::membership::membership;
 
 /// Starts `rota dev` and serves until Ctrl-C or SIGTERM.
 pub async fn run(args: DevArgs) -> Result<()> {
     let mut config = server_config(&args.server)?;
-    config.cores = args.cores.unwrap_or_else(detect_cores);
-    config.mems = args.mems.unwrap_or_else(detect_mems);
-    config.kill_grace = Duration::from_secs(args.kill_grace);
+    let node = &args.node;
+    config.node = node.name.clone().unwrap_or_else(hostname);
+    config.cores = node.cores.unwrap_or_else(detect_cores);
+    config.mems = node.mems.unwrap_or_else(detect_mems);
+    config.kill_grace = Duration::from_secs(node.kill_grace);
     config.local_agent = true;
-    config.labels = args.labels.clone();
-    config.extended = cosmos_extended(args.disk_space, args.net_flow);
-    config.docker_container_python = args.docker_container_python.clone();
-    config.docker_pull_timeout = args.docker_image_pull_timeout.map(Duration::from_millis);
-    config.docker_container_tmp = args
-        .docker_container_tmp
-        .as_deref()
-        .map(std::path::absolute)
-        .transpose()
-        .context("--docker-container-tmp")?;
-    if config
-        .docker_container_python
-        .as_deref()
-        .is_some_and(|script| script.trim().is_empty())
-    {
-        return Err(UsageError("--docker-container-python must name a script".into()).into());
-    }
+    config.labels = node.labels.clone();
+    config.extended = cosmos_extended(node.disk_space, node.net_flow);
+    let docker = DockerOptions::of(node)?;
+    config.docker_container_python = docker.python;
+    config.docker_container_tmp = docker.tmp;
+    config.docker_pull_timeout = docker.pull_timeout;
     if config.cores <= 0.0 || config.mems <= 0 {
         return Err(UsageError("--cores and --mems must be greater than 0".into()).into());
     }
@@ -61,23 +54,14 @@ pub async fn run(args: DevArgs) -> Result<()> {
     Ok(())
 }
 
-/// Starts `rota server`: the store, the loops and the API, for remote agents; with `id`, as
-/// a member of a Raft-replicated cluster, founding it with `members` or joining it (`join`).
-pub async fn server(
-    args: ServerArgs,
-    id: Option<u64>,
-    members: Vec<String>,
-    join: bool,
-) -> Result<()> {
+/// Starts `rota server`: the store, the loops and the API, for remote agents; with members
+/// (`--members`, or Cosmos' `server.hosts`) or `--join`, as a member of a Raft-replicated
+/// cluster.
+pub async fn server(command: ServerCommand) -> Result<()> {
+    let cluster = membership(command.id, &command.members, command.join)?;
+    let args = command.server;
     let mut config = server_config(&args)?;
-    if let Some(id) = id {
-        let start = if join {
-            rota_server::MemberStart::Join
-        } else {
-            rota_server::MemberStart::Founding(founding_members(id, &members)?)
-        };
-        config.cluster = Some(rota_server::Membership { id, start });
-    }
+    config.cluster = cluster;
     let listener = bind(&args).await?;
     eprintln!(
         "rota server: serving http://{} — data in {}; nodes join with `rota agent`",
@@ -86,26 +70,6 @@ pub async fn server(
     );
     rota_server::run_dev(config, listener, shutdown_signal()).await?;
     Ok(())
-}
-
-/// The founding members of `--members`, which must name this server's `id`.
-fn founding_members(id: u64, members: &[String]) -> Result<Vec<(u64, String)>> {
-    let members = members
-        .iter()
-        .map(|m| {
-            let (member, url) = m
-                .split_once('=')
-                .ok_or_else(|| UsageError(format!("--members: `{m}` is not ID=URL")))?;
-            let member: u64 = member
-                .parse()
-                .map_err(|_| UsageError(format!("--members: `{member}` is not a member id")))?;
-            Ok((member, url.trim_end_matches('/').to_string()))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    if !members.iter().any(|(m, _)| *m == id) {
-        return Err(UsageError(format!("--members must name this server's id {id}")).into());
-    }
-    Ok(members)
 }
 
 /// The settings of a server without a local node; `rota dev` adds its node's.
@@ -137,6 +101,39 @@ async fn bind(args: &ServerArgs) -> Result<tokio::net::TcpListener> {
         .with_context(|| format!("cannot listen on {}", args.listen))
 }
 
+/// A node's Docker settings (Cosmos' `docker.*`), checked.
+pub struct DockerOptions {
+    /// Cosmos' `docker.container.python`.
+    pub python: Option<String>,
+    /// Cosmos' `docker.container.tmp`, absolute.
+    pub tmp: Option<PathBuf>,
+    /// Cosmos' `docker.image.pull.timeout`.
+    pub pull_timeout: Option<Duration>,
+}
+
+impl DockerOptions {
+    /// The Docker settings of a node's arguments.
+    pub fn of(node: &NodeArgs) -> Result<DockerOptions> {
+        if node
+            .docker_container_python
+            .as_deref()
+            .is_some_and(|script| script.trim().is_empty())
+        {
+            return Err(UsageError("--docker-container-python must name a script".into()).into());
+        }
+        Ok(DockerOptions {
+            python: node.docker_container_python.clone(),
+            tmp: node
+                .docker_container_tmp
+                .as_deref()
+                .map(std::path::absolute)
+                .transpose()
+                .context("--docker-container-tmp")?,
+            pull_timeout: node.docker_image_pull_timeout.map(Duration::from_millis),
+        })
+    }
+}
+
 /// Cosmos' `server.disk.space` and `server.net.flow` as the extended resources apps'
 /// `cosmos.app.disk.space` and `cosmos.app.net.flow` count against.
 pub fn cosmos_extended(disk_space: Option<u64>, net_flow: Option<u64>) -> BTreeMap<String, u64> {
@@ -157,7 +154,7 @@ fn time_zone(name: Option<&str>) -> Result<TimeZone> {
 }
 
 /// The data directory, created and made absolute.
-fn data_dir(path: &std::path::Path) -> Result<std::path::PathBuf> {
+fn data_dir(path: &std::path::Path) -> Result<PathBuf> {
     std::fs::create_dir_all(path).with_context(|| format!("cannot create {}", path.display()))?;
     std::fs::canonicalize(path).with_context(|| format!("cannot resolve {}", path.display()))
 }
@@ -173,6 +170,7 @@ pub async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+/// The cores of this machine.
 pub fn detect_cores() -> f64 {
     std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64)
 }
@@ -189,6 +187,7 @@ pub fn detect_mems() -> i64 {
         .unwrap_or(1024)
 }
 
+/// This machine's host name (`local` when it has none).
 pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())

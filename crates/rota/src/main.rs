@@ -1,20 +1,23 @@
-//! `rota`: the CLI, `rota dev`, and (later) `rota server` and `rota agent`.
+//! `rota`: the CLI, `rota dev`, `rota server` and `rota agent`.
 
 mod agent;
 mod bench;
 mod cli;
 mod cluster;
+mod config;
 mod depends;
 mod dev;
 mod examples;
 mod import;
+mod membership;
 mod select;
 mod table;
 mod verbs;
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
+use anyhow::Context;
+use clap::{CommandFactory, FromArgMatches};
 use tracing_subscriber::EnvFilter;
 
 use cli::{Cli, Verb};
@@ -32,11 +35,9 @@ impl std::fmt::Display for UsageError {
 impl std::error::Error for UsageError {}
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let default_level = if matches!(
-        cli.command,
-        Verb::Dev(_) | Verb::Server { .. } | Verb::Agent(_)
-    ) {
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let default_level = if matches!(cli.command, Verb::Dev(_) | Verb::Server(_) | Verb::Agent(_)) {
         "info"
     } else {
         "warn"
@@ -47,6 +48,10 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    if let Err(e) = config::resolve(&mut cli, &matches).context("bad configuration") {
+        eprintln!("error: {e:#}");
+        return ExitCode::from(2);
+    }
     if let Verb::Completions { shell } = cli.command {
         clap_complete::generate(shell, &mut Cli::command(), "rota", &mut std::io::stdout());
         return ExitCode::SUCCESS;
@@ -61,12 +66,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Verb::Dev(args) => dev::run(args).await,
-            Verb::Server {
-                args,
-                id,
-                members,
-                join,
-            } => dev::server(args, id, members, join).await,
+            Verb::Server(command) => dev::server(command).await,
             Verb::Agent(args) => agent::run(&cli.server, args).await,
             Verb::Bench(args) => bench::run(args).await,
             verb => verbs::run(&cli.server, cli.output, verb).await,

@@ -464,7 +464,7 @@ pub async fn run(server: &str, output: Output, verb: Verb) -> Result<()> {
         }
         Verb::Cluster(verb) => crate::cluster::run(&p, verb).await,
         Verb::Dev(_)
-        | Verb::Server { .. }
+        | Verb::Server(_)
         | Verb::Agent(_)
         | Verb::Bench(_)
         | Verb::Completions { .. } => {

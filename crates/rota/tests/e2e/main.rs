@@ -3,6 +3,7 @@
 mod bad_input;
 mod bench_smoke;
 mod cluster;
+mod config;
 mod cosmos_contract;
 mod cosmos_dropin;
 mod cosmos_files;
