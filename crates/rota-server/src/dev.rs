@@ -105,7 +105,7 @@ pub async fn run_dev(
         agent,
         liveness: Arc::default(),
         cron_changes: Arc::new(std::sync::Mutex::new(cron_tx)),
-        explanations: Arc::default(),
+        latest_plan: Arc::default(),
     };
     tokio::spawn(reports::run(ctx.clone(), report_rx));
     match ctx.store.clone() {

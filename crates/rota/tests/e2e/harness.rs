@@ -377,7 +377,11 @@ impl Drop for LogsOnPanic {
             let text = std::fs::read_to_string(path).unwrap_or_default();
             let lines: Vec<&str> = text.lines().collect();
             let tail = &lines[lines.len().saturating_sub(60)..];
-            eprintln!("--- last lines of {} ---\n{}", path.display(), tail.join("\n"));
+            eprintln!(
+                "--- last lines of {} ---\n{}",
+                path.display(),
+                tail.join("\n")
+            );
         }
     }
 }

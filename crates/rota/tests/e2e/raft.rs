@@ -84,7 +84,9 @@ fn leader(members: &[Member]) -> Option<u64> {
 
 /// The servers' and agents' logs, printed if the test fails.
 fn cluster_logs(dir: &Path) -> LogsOnPanic {
-    let names = ["server-1", "server-2", "server-3", "agent", "agent-n1", "agent-n2"];
+    let names = [
+        "server-1", "server-2", "server-3", "agent", "agent-n1", "agent-n2",
+    ];
     LogsOnPanic(names.iter().map(|n| dir.join(format!("{n}.log"))).collect())
 }
 
