@@ -24,8 +24,9 @@ pub(crate) struct Context {
     /// Tells the cron loop that an app's schedule may have changed (a new channel each time
     /// this server becomes the leader).
     pub cron_changes: Arc<Mutex<mpsc::UnboundedSender<AppKey>>>,
-    /// What the latest plan said of each run it did not place, for `rota why`.
-    pub explanations: Arc<Mutex<HashMap<RunId, String>>>,
+    /// The latest plan, for `rota why` to say what it said of a run it did not place (made
+    /// into text only when asked: most rounds leave thousands of runs waiting).
+    pub latest_plan: Arc<Mutex<Option<Arc<rota_sched::Plan>>>>,
     /// The one HTTP client for other servers: writes forwarded to the leader, new members
     /// probed before they are added.
     pub peers: reqwest::Client,

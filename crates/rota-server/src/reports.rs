@@ -1,37 +1,44 @@
-//! The agents' reports, turned into commands.
+//! The agents' reports, turned into commands: each batch is one [`Command::Reports`].
 
 use tokio::sync::mpsc;
 
 use rota_agent::Report;
-use rota_store::{Command, SubmitError};
+use rota_store::{AttemptReport, Command, SubmitError};
 
 use crate::context::Context;
 
-/// Records every report until the agents are gone.
+/// Records every report until the agents are gone: whatever is queued when a write can
+/// start is recorded as one batch.
 pub(crate) async fn run(ctx: Context, mut reports: mpsc::UnboundedReceiver<Report>) {
-    while let Some(report) = reports.recv().await {
-        if let Err(e) = record(&ctx, report).await {
-            tracing::error!(error = %e, "cannot record a report");
+    while let Some(first) = reports.recv().await {
+        let mut batch = vec![first];
+        while let Ok(next) = reports.try_recv() {
+            batch.push(next);
+        }
+        if let Err(e) = record(&ctx, batch).await {
+            tracing::error!(error = %e, "cannot record reports");
         }
     }
 }
 
-/// Records one report of an agent, local or remote. A report on an attempt that is no
-/// longer current (the run was lost, killed or re-run meanwhile) is ignored, so sending a
-/// report again is harmless. Any other error means it was not recorded: the agent keeps it
-/// and sends it again.
-pub(crate) async fn record(ctx: &Context, report: Report) -> Result<(), SubmitError> {
-    match ctx.store.submit(command(report)).await {
-        Ok(_) => Ok(()),
-        Err(SubmitError::Refused(refusal)) => {
-            tracing::debug!(%refusal, "report ignored");
-            Ok(())
-        }
-        Err(e) => Err(e),
+/// Records a batch of reports of an agent, local or remote, in order, as one write. A report
+/// on an attempt that is no longer current (the run was lost, killed or re-run meanwhile)
+/// is skipped, so sending a batch again is harmless. An error means none was recorded (or,
+/// when leadership changed meanwhile, that it is not known whether they were): the agent
+/// keeps the batch and sends it again.
+pub(crate) async fn record(ctx: &Context, batch: Vec<Report>) -> Result<(), SubmitError> {
+    if batch.is_empty() {
+        return Ok(());
     }
+    let reports = batch.into_iter().map(attempt_report).collect();
+    let applied = ctx.store.submit(Command::Reports { reports }).await?;
+    for refusal in &applied.stale {
+        tracing::debug!(%refusal, "report ignored");
+    }
+    Ok(())
 }
 
-fn command(report: Report) -> Command {
+fn attempt_report(report: Report) -> AttemptReport {
     match report {
         Report::Started {
             run,
@@ -40,7 +47,7 @@ fn command(report: Report) -> Command {
             container,
             limits,
             at,
-        } => Command::Started {
+        } => AttemptReport::Started {
             run,
             attempt,
             process,
@@ -57,7 +64,7 @@ fn command(report: Report) -> Command {
             reason,
             usage,
             at,
-        } => Command::Finished {
+        } => AttemptReport::Finished {
             run,
             attempt,
             ending,

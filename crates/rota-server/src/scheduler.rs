@@ -9,9 +9,7 @@ use rota_agent::Assignment;
 use rota_model::placement::{Constraint, Operator};
 use rota_model::spec::COSMOS_EXTENDED;
 use rota_model::{AppSpec, NodeId, RunId};
-use rota_sched::{
-    Node, Params, Plan, QueuedRun, Request, Reservation, RunningRun, Scheduler, Snapshot,
-};
+use rota_sched::{Node, Params, QueuedRun, Request, Reservation, RunningRun, Scheduler, Snapshot};
 use rota_store::{Command, State};
 
 use crate::context::Context;
@@ -29,10 +27,7 @@ pub(crate) async fn run(ctx: Context) {
             .read(|s| s.queued().values().all(|q| q.is_empty()))
         {
             reservations.clear();
-            ctx.explanations
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clear();
+            *ctx.latest_plan.lock().unwrap_or_else(|e| e.into_inner()) = None;
             if changes.changed().await.is_err() {
                 return;
             }
@@ -48,7 +43,8 @@ pub(crate) async fn run(ctx: Context) {
             )
         });
         reservations = plan.reservations.clone();
-        remember_explanations(&ctx, &plan);
+        let plan = Arc::new(plan);
+        *ctx.latest_plan.lock().unwrap_or_else(|e| e.into_inner()) = Some(plan.clone());
         if !plan.rejections.is_empty() {
             let runs = plan
                 .rejections
@@ -125,15 +121,17 @@ pub(crate) fn local_snapshot(ctx: &Context, state: &State) -> Snapshot {
     snapshot(state, &[], ctx.now()).0
 }
 
-/// Keeps what the plan said of each run it did not place, for `rota why`.
-fn remember_explanations(ctx: &Context, plan: &Plan) {
-    let placed: std::collections::HashSet<RunId> = plan.placements.iter().map(|p| p.run).collect();
-    let explanations: HashMap<RunId, String> = plan
-        .explanations()
-        .filter(|e| !placed.contains(&e.run))
-        .map(|e| (e.run, e.to_string()))
-        .collect();
-    *ctx.explanations.lock().unwrap_or_else(|e| e.into_inner()) = explanations;
+/// What the latest plan said of a queued run it did not place, for `rota why`.
+pub(crate) fn explain(ctx: &Context, run: RunId) -> Option<String> {
+    let plan = ctx
+        .latest_plan
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()?;
+    if plan.placements.iter().any(|p| p.run == run) {
+        return None;
+    }
+    plan.explanation(run).map(|e| e.to_string())
 }
 
 /// The capacity given to a node for a Cosmos extended resource it does not declare: no limit.

@@ -75,6 +75,64 @@ pub struct ImportRun {
     pub updated: Timestamp,
 }
 
+/// What a node reports about one attempt: one entry of [`Command::Reports`], with the same
+/// fields and meaning as [`Command::Started`] and [`Command::Finished`].
+///
+/// Externally tagged (`{"finished": {...}}`), as [`Command`] is: an internally tagged enum is
+/// decoded through a buffer of its whole content, and a batch is decoded from the log on
+/// every replica.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptReport {
+    /// The attempt's process started.
+    Started {
+        /// The run.
+        run: RunId,
+        /// Which attempt.
+        attempt: u32,
+        /// Its process.
+        process: ProcessRef,
+        /// Its container, for a Docker app.
+        #[serde(default)]
+        container: Option<String>,
+        /// Whether its limits are enforced.
+        #[serde(default)]
+        limits: Option<Limits>,
+        /// When.
+        at: Timestamp,
+    },
+    /// The attempt ended.
+    Finished {
+        /// The run.
+        run: RunId,
+        /// Which attempt.
+        attempt: u32,
+        /// How it ended.
+        ending: Ending,
+        /// Why, in more detail.
+        #[serde(default)]
+        exit_reason: Option<ExitReason>,
+        /// Its exit code.
+        exit_code: Option<i32>,
+        /// What it used.
+        #[serde(default)]
+        usage: Usage,
+        /// Why.
+        reason: String,
+        /// When.
+        at: Timestamp,
+    },
+}
+
+impl AttemptReport {
+    /// The run it is about.
+    pub fn run(&self) -> RunId {
+        match self {
+            AttemptReport::Started { run, .. } | AttemptReport::Finished { run, .. } => *run,
+        }
+    }
+}
+
 /// A change to the state: the unit of the log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -183,6 +241,15 @@ pub enum Command {
         reason: String,
         /// When.
         at: Timestamp,
+    },
+    /// A batch of a node's reports, recorded in order as one entry. A report on an attempt
+    /// that is no longer current is skipped on its own (see [`Applied::stale`]); the others
+    /// are recorded, so the batch is never refused.
+    ///
+    /// [`Applied::stale`]: crate::Applied::stale
+    Reports {
+        /// The reports, in the order they happened.
+        reports: Vec<AttemptReport>,
     },
     /// Kill runs: waiting ones end at once, running ones are told to stop.
     Kill {

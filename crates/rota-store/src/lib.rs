@@ -12,7 +12,9 @@ mod refusal;
 mod state;
 
 pub use backend::Backend;
-pub use command::{AppFires, Command, Ending, FireTime, ImportRun, Rerun, RerunMode};
+pub use command::{
+    AppFires, AttemptReport, Command, Ending, FireTime, ImportRun, Rerun, RerunMode,
+};
 pub use durable::{Store, StoreError, StoreOptions, StoreStats, SubmitError};
 pub use raft::{
     Cluster, ClusterMetrics, ClusterOpenError, ClusterOptions, ClusterSubmitError, FollowerLag,

@@ -82,6 +82,9 @@ pub struct Applied {
     pub kills: Vec<(RunId, NodeId)>,
     /// Runs the command left alone, with why.
     pub skipped: Vec<SkippedRun>,
+    /// The reports of a [`Command::Reports`] that were skipped, in order, each with why (an
+    /// attempt that is no longer current, a run that does not exist).
+    pub stale: Vec<Refusal>,
 }
 
 /// Settings every replica applies commands with.
@@ -290,13 +293,7 @@ impl State {
                 container,
                 limits,
                 at,
-            } => {
-                let run = self.current_attempt(*run, *attempt)?;
-                run.process = Some(*process);
-                run.container = container.clone();
-                run.limits = limits.clone();
-                run.started_at = Some(*at);
-            }
+            } => self.started(*run, *attempt, *process, container, limits, *at)?,
             Command::Finished {
                 run,
                 attempt,
@@ -319,6 +316,7 @@ impl State {
                 *at,
                 &mut applied,
             )?,
+            Command::Reports { reports } => self.reports(reports, &mut applied),
             Command::Kill { runs, at } => {
                 // Refuse before killing anything: a half-applied kill would lose the kill
                 // orders of the runs it did reach with the refusal.
@@ -1008,6 +1006,7 @@ mod import;
 mod nodes;
 
 pub use nodes::NodeEntry;
+mod reports;
 mod rerun;
 #[cfg(test)]
 mod tests;

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use jiff::{SignedDuration, Timestamp};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use rota_model::{AppKey, AppSpec, Ending, NodeId, ProcessRef, RunId, RunState};
-use rota_store::{Command, Refusal, State, Store, StoreError, StoreOptions, SubmitError};
+use rota_store::{
+    AttemptReport, Command, Refusal, State, Store, StoreError, StoreOptions, SubmitError,
+};
 
 const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -330,6 +332,35 @@ async fn an_apps_sizes_survive_the_log_and_snapshots_bit_for_bit() {
         }
         assert_eq!(state_of(&store), before);
     }
+}
+
+/// A batch of reports is one entry of the log: replayed on a restart, it records the same
+/// reports and skips the same stale one.
+#[tokio::test]
+async fn a_batch_of_reports_replays_to_the_same_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), 1_000);
+    some_history(&store).await;
+    let finished = |run: u64, minute: i64| AttemptReport::Finished {
+        run: RunId(run),
+        attempt: 1,
+        ending: Ending::Succeeded,
+        exit_code: Some(0),
+        reason: "exit 0".into(),
+        exit_reason: None,
+        usage: Default::default(),
+        at: t(minute),
+    };
+    let reports = vec![finished(1, 8), finished(3, 8)];
+    let applied = store.submit(Command::Reports { reports }).await.unwrap();
+    assert_eq!(applied.runs, vec![RunId(1)]);
+    assert_eq!(applied.stale.len(), 1, "run 3 was killed: {applied:?}");
+    let before = state_of(&store);
+    drop(store);
+
+    let store = open(dir.path(), 1_000);
+    assert_eq!(state_of(&store), before);
+    store.read(|s| assert_eq!(s.run(RunId(1)).unwrap().state, RunState::Succeeded));
 }
 
 // ---- group commit ----

@@ -97,7 +97,8 @@ pub(crate) async fn poll(
 }
 
 /// `POST /v1/agents/{node}/reports`: what happened to the node's attempts. Recorded in
-/// order; an error means the batch must be sent again (what was recorded is then ignored).
+/// order as one write; an error means the batch must be sent again (what was recorded is
+/// then skipped as stale).
 pub(crate) async fn reports(
     State(ctx): State<Context>,
     Path(node): Path<String>,
@@ -105,8 +106,6 @@ pub(crate) async fn reports(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     ctx.require_leader()?;
     ctx.seen(&NodeId(node));
-    for report in batch {
-        reports::record(&ctx, report).await?;
-    }
+    reports::record(&ctx, batch).await?;
     Ok(Json(serde_json::json!({})))
 }

@@ -176,12 +176,7 @@ pub(crate) async fn why(
         }
         RunState::Queued => summary.push(match run.not_before {
             Some(t) if t > ctx.now() => format!("waits for its retry backoff until {t}"),
-            _ => ctx
-                .explanations
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(&run.id)
-                .cloned()
+            _ => crate::scheduler::explain(&ctx, run.id)
                 .unwrap_or_else(|| "waits for capacity in its queue".to_string()),
         }),
         state => summary.push(format!(

@@ -4,6 +4,7 @@
 
 mod calls;
 mod props;
+mod reports;
 mod scenarios;
 
 use jiff::{SignedDuration, Timestamp};

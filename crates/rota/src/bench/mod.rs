@@ -1,4 +1,5 @@
-//! `rota bench`: benchmarks of a real `rota dev` on loopback (issue 7, DESIGN §8).
+//! `rota bench`: benchmarks of a real `rota dev` (or, for `commits`, of three `rota server`
+//! members replicated by Raft) on loopback (issues 6 and 7, DESIGN §8).
 //!
 //! Each benchmark starts `rota dev` as a child process on a temporary data directory, drives it
 //! over HTTP with many concurrent requests, prints each figure beside the goal it is held to,
@@ -14,10 +15,13 @@
 mod api;
 mod burst;
 mod cgroups;
+mod cluster;
+mod commits;
 mod common;
 mod cron;
 mod drive;
 mod e2e;
+mod fake_agent;
 mod lateness;
 mod memory;
 mod report;
@@ -50,6 +54,10 @@ pub enum Bench {
     Memory(memory::MemoryArgs),
     /// Request rate and latency of reads and durable writes under concurrent clients.
     Api(api::ApiArgs),
+    /// Durable replicated commits per second on three local `rota server` members: runs
+    /// placed by the leader's scheduler, reported started and finished by fake agents in
+    /// batches; transitions per second and each batch's commit latency.
+    Commits(commits::CommitsArgs),
 }
 
 /// Runs one benchmark. Ctrl-C or SIGTERM stops it: the benchmark is dropped, which stops its
@@ -62,6 +70,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             Bench::Burst(args) => burst::run(args).await,
             Bench::Memory(args) => memory::run(args).await,
             Bench::Api(args) => api::run(args).await,
+            Bench::Commits(args) => commits::run(args).await,
         }
     };
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

@@ -1,6 +1,7 @@
-//! A smoke run of `rota bench`: the harness starts its own `rota dev`, drives it, prints its
-//! figures beside their goals and writes them as JSON. No figure is checked against its goal:
-//! speed is measured by the benchmarks, never asserted by tests (DESIGN §8).
+//! A smoke run of `rota bench`: the harness starts its own `rota dev` (or three `rota server`
+//! members), drives it, prints its figures beside their goals and writes them as JSON. No
+//! figure is checked against its goal: speed is measured by the benchmarks, never asserted by
+//! tests (DESIGN §8).
 
 use std::process::Command;
 
@@ -53,4 +54,37 @@ fn a_tiny_e2e_benchmark_prints_its_figures_and_writes_them_as_json() {
         .filter_map(|f| f["name"].as_str())
         .collect();
     assert!(names.contains(&"submit to process start"), "{names:?}");
+}
+
+#[test]
+fn a_tiny_commits_benchmark_runs_three_servers_and_prints_its_figures() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let json = dir.path().join("commits.json");
+    let out = Command::new(rota_bin())
+        .args([
+            "bench", "commits", "--runs", "60", "--batch", "8", "--agents", "3",
+        ])
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .expect("run rota bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "rota bench commits failed ({}): {stdout}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "commits: run transitions per second (placed + started + finished): ",
+        "(goal ≥ 50,000 transitions/s)",
+        "commits: commit latency of a batch of up to 8 reports, 3 agents: p50 ",
+        "(goal p99 ≤ 15 ms)",
+        "commits: note: 180 transitions in ",
+    ] {
+        assert!(stdout.contains(line), "no `{line}` in:\n{stdout}");
+    }
+    let figures: Value = serde_json::from_slice(&std::fs::read(&json).expect("the JSON file"))
+        .expect("JSON figures");
+    assert_eq!(figures["bench"], "commits");
 }

@@ -54,6 +54,16 @@ impl Member {
     }
 }
 
+/// A child process (an agent) killed when the test ends, failed or not.
+pub(crate) struct KilledOnDrop(pub(crate) Child);
+
+impl Drop for KilledOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 impl Drop for Member {
     fn drop(&mut self) {
         self.kill9();
@@ -143,18 +153,20 @@ fn a_killed_leader_is_replaced_and_cron_neither_repeats_nor_skips_a_schedule_tim
     assert!((1..=3).contains(&first));
 
     let agent_log = File::create(temp.path().join("agent.log")).unwrap();
-    let mut agent = Command::new(rota_bin())
-        .args([
-            "--server", &all, "agent", "--node", "n1", "--cores", "4", "--mems", "4096",
-        ])
-        .args([
-            "--log-dir",
-            &temp.path().join("agent-logs").display().to_string(),
-        ])
-        .env("RUST_LOG", "info")
-        .stderr(agent_log)
-        .spawn()
-        .unwrap();
+    let _agent = KilledOnDrop(
+        Command::new(rota_bin())
+            .args([
+                "--server", &all, "agent", "--node", "n1", "--cores", "4", "--mems", "4096",
+            ])
+            .args([
+                "--log-dir",
+                &temp.path().join("agent-logs").display().to_string(),
+            ])
+            .env("RUST_LOG", "info")
+            .stderr(agent_log)
+            .spawn()
+            .unwrap(),
+    );
 
     let app = temp.path().join("tick.json");
     std::fs::write(
@@ -255,8 +267,6 @@ fn a_killed_leader_is_replaced_and_cron_neither_repeats_nor_skips_a_schedule_tim
             (theirs.len() >= count).then_some(())
         },
     );
-    let _ = agent.kill();
-    let _ = agent.wait();
 }
 
 /// The run intervals of every attempt of a run, with their nodes.
@@ -284,7 +294,7 @@ fn ten_leader_kills_lose_no_schedule_time_repeat_none_and_lose_no_acknowledged_w
         .collect::<Vec<_>>()
         .join(",");
     wait_for("a leader", Duration::from_secs(60), || leader(&members));
-    let mut agents: Vec<Child> = ["n1", "n2"]
+    let _agents: Vec<KilledOnDrop> = ["n1", "n2"]
         .iter()
         .map(|node| {
             let log = File::create(temp.path().join(format!("agent-{node}.log"))).unwrap();
@@ -295,6 +305,7 @@ fn ten_leader_kills_lose_no_schedule_time_repeat_none_and_lose_no_acknowledged_w
                 .env("RUST_LOG", "info")
                 .stderr(log)
                 .spawn()
+                .map(KilledOnDrop)
                 .unwrap()
         })
         .collect();
@@ -460,10 +471,6 @@ fn ten_leader_kills_lose_no_schedule_time_repeat_none_and_lose_no_acknowledged_w
             manual_runs.contains(&rfc),
             "the acknowledged trigger at {time} was lost"
         );
-    }
-    for agent in &mut agents {
-        let _ = agent.kill();
-        let _ = agent.wait();
     }
 }
 

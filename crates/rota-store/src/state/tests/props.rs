@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use rota_model::{Concurrency, Ending, NodeId, Origin, ProcessRef, RunId, RunState};
 
 use super::{app, check_invariants, key, snapshot_of, t};
-use crate::command::{AppFires, Command, FireTime, Rerun, RerunMode};
+use crate::command::{AppFires, AttemptReport, Command, FireTime, Rerun, RerunMode};
 use crate::refusal::Refusal;
 use crate::state::{Applied, State};
 
@@ -39,6 +39,7 @@ enum Op {
     Place(Vec<usize>, u8),
     Started(usize, bool),
     Finished(usize, bool, Ending),
+    Reports(Vec<(usize, bool, Option<Ending>)>),
     Kill(Vec<usize>),
     DeleteQueued(usize),
     Rerun(usize, bool, usize, usize, Vec<usize>),
@@ -96,12 +97,26 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (pick, prop::bool::weighted(0.2)).prop_map(|(p, s)| Op::Started(p, s)),
         6 => (pick, prop::bool::weighted(0.2), ending())
             .prop_map(|(p, s, e)| Op::Finished(p, s, e)),
+        3 => reports().prop_map(Op::Reports),
         2 => picks.clone().prop_map(Op::Kill),
         1 => pick.prop_map(Op::DeleteQueued),
         2 => (which, any::<bool>(), time.clone(), time.clone(), prop::collection::vec(time, 0..4))
             .prop_map(|(a, replay, b, e, f)| Op::Rerun(a, replay, b, e, f)),
         1 => picks.prop_map(Op::Reject),
     ]
+}
+
+/// A batch of reports: each a pick of a run, whether its attempt is stale, and how it ended
+/// (none for a start).
+fn reports() -> impl Strategy<Value = Vec<(usize, bool, Option<Ending>)>> {
+    prop::collection::vec(
+        (
+            any::<usize>(),
+            prop::bool::weighted(0.2),
+            prop::option::weighted(0.6, ending()),
+        ),
+        0..6,
+    )
 }
 
 fn app_key(i: usize) -> rota_model::AppKey {
@@ -238,6 +253,12 @@ fn command(state: &State, op: &Op, at: Timestamp) -> Command {
                 at,
             }
         }
+        Op::Reports(reports) => Command::Reports {
+            reports: reports
+                .iter()
+                .map(|report| attempt_report(state, report, at))
+                .collect(),
+        },
         Op::Kill(picks) => Command::Kill {
             runs: picks
                 .iter()
@@ -274,6 +295,80 @@ fn command(state: &State, op: &Op, at: Timestamp) -> Command {
                     )
                 })
                 .collect(),
+            at,
+        },
+    }
+}
+
+/// One report of a batch, resolved against the state before the batch: a later report may
+/// then find its attempt ended by an earlier one, as a resent batch would.
+fn attempt_report(
+    state: &State,
+    &(pick, stale, ending): &(usize, bool, Option<Ending>),
+    at: Timestamp,
+) -> AttemptReport {
+    let run = resolve(state, pick, |s| s == RunState::Running);
+    let attempt = attempt(state, run, stale);
+    match ending {
+        None => AttemptReport::Started {
+            run,
+            attempt,
+            process: ProcessRef {
+                pid: 100 + (pick % 7) as i32,
+                start_ticks: 1,
+            },
+            container: None,
+            limits: None,
+            at,
+        },
+        Some(ending) => AttemptReport::Finished {
+            run,
+            attempt,
+            ending,
+            exit_code: Some(1),
+            reason: "done".into(),
+            exit_reason: None,
+            usage: Default::default(),
+            at,
+        },
+    }
+}
+
+/// The single command a report of a batch stands for.
+fn single(report: &AttemptReport) -> Command {
+    match report.clone() {
+        AttemptReport::Started {
+            run,
+            attempt,
+            process,
+            container,
+            limits,
+            at,
+        } => Command::Started {
+            run,
+            attempt,
+            process,
+            container,
+            limits,
+            at,
+        },
+        AttemptReport::Finished {
+            run,
+            attempt,
+            ending,
+            exit_reason,
+            exit_code,
+            usage,
+            reason,
+            at,
+        } => Command::Finished {
+            run,
+            attempt,
+            ending,
+            exit_reason,
+            exit_code,
+            usage,
+            reason,
             at,
         },
     }
@@ -350,5 +445,44 @@ proptest! {
             serde_json::to_string(&state).unwrap(),
             "the replayed state differs"
         );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// A batch of reports leaves the same state as its reports sent one at a time in the
+    /// same order, and skips exactly the reports that would each have been refused, with
+    /// the same refusals.
+    #[test]
+    fn a_batch_of_reports_equals_its_reports_one_at_a_time(
+        shapes in prop::collection::vec(shape(), APPS.len()),
+        ops in prop::collection::vec(op(), 1..60),
+        batch in reports(),
+    ) {
+        let mut state = State::default();
+        let setup = shapes.into_iter().enumerate().map(|(i, shape)| Op::Add(i, shape));
+        let mut step = 0;
+        for op in setup.chain(ops) {
+            let at = t(0) + SignedDuration::from_secs(30 * step);
+            let _ = state.apply(&command(&state, &op, at));
+            step += 1;
+        }
+        let at = t(0) + SignedDuration::from_secs(30 * step);
+        let reports: Vec<AttemptReport> =
+            batch.iter().map(|report| attempt_report(&state, report, at)).collect();
+
+        let mut one_by_one = state.clone();
+        let mut refusals = Vec::new();
+        for report in &reports {
+            if let Err(refusal) = one_by_one.apply(&single(report)) {
+                refusals.push(refusal);
+            }
+        }
+        let applied = state.apply(&Command::Reports { reports }).expect("a batch is never refused");
+        prop_assert_eq!(&applied.stale, &refusals);
+        prop_assert_eq!(snapshot_of(&state), snapshot_of(&one_by_one));
+        let invariants = check_invariants(&state);
+        prop_assert!(invariants.is_ok(), "{}", invariants.unwrap_err());
     }
 }

@@ -132,6 +132,7 @@ fn removing_an_app_kills_its_waiting_runs_and_asks_the_nodes_to_stop_its_running
             runs: vec![queued, running, pending],
             kills: vec![(running, node("n1"))],
             skipped: vec![],
+            ..Applied::default()
         }
     );
     assert!(s.state.app(&etl).is_none());
@@ -363,6 +364,7 @@ fn concurrency_replace_kills_a_waiting_run_at_once_and_asks_the_node_to_stop_a_r
             runs: vec![third, second],
             kills: vec![(second, node("n7"))],
             skipped: vec![],
+            ..Applied::default()
         }
     );
     assert_eq!(s.run(second).state, RunState::Running);
@@ -694,6 +696,7 @@ fn killing_a_running_run_asks_its_node_and_the_run_ends_when_the_node_says_so() 
             runs: vec![id],
             kills: vec![(id, node("n3"))],
             skipped: vec![],
+            ..Applied::default()
         }
     );
     assert_eq!(s.run(id).state, RunState::Running);
@@ -898,6 +901,7 @@ fn repair_reruns_only_unsuccessful_ended_runs_and_creates_the_missing_fire_times
                     "skipped (repair re-runs only unsuccessful runs)"
                 ),
             ],
+            ..Applied::default()
         }
     );
     assert_eq!(s.run(created).origin, Origin::Repair);
@@ -958,6 +962,7 @@ fn replay_reruns_every_ended_run_but_never_an_active_one() {
                 skipped(&s, running, "already running"),
                 skipped(&s, queued, "already queued"),
             ],
+            ..Applied::default()
         }
     );
     assert_eq!(s.run(created).origin, Origin::Replay);
