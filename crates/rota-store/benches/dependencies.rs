@@ -12,7 +12,7 @@ use serde_json::json;
 
 use rota_model::depend::{Depend, Rule};
 use rota_model::{AppKey, AppSpec, NodeId, ProcessRef, RunId, RunState};
-use rota_store::{Command, Ending, State};
+use rota_store::{AttemptReport, Command, Ending, State};
 
 const LAYERS: usize = 100;
 const WIDTH: usize = 100;
@@ -96,7 +96,7 @@ fn main() {
             );
             apply(
                 &mut state,
-                Command::Started {
+                Command::Report(AttemptReport::Started {
                     run,
                     attempt: 1,
                     process: ProcessRef {
@@ -106,9 +106,9 @@ fn main() {
                     container: None,
                     limits: None,
                     at,
-                },
+                }),
             );
-            let finished = Command::Finished {
+            let finished = Command::Report(AttemptReport::Finished {
                 run,
                 attempt: 1,
                 ending: Ending::Succeeded,
@@ -117,7 +117,7 @@ fn main() {
                 usage: Default::default(),
                 reason: "exit code 0".into(),
                 at,
-            };
+            });
             let started = Instant::now();
             let applied = apply(&mut state, finished);
             costs.push(started.elapsed());

@@ -75,8 +75,8 @@ pub struct ImportRun {
     pub updated: Timestamp,
 }
 
-/// What a node reports about one attempt: one entry of [`Command::Reports`], with the same
-/// fields and meaning as [`Command::Started`] and [`Command::Finished`].
+/// What a node reports about one attempt: alone ([`Command::Report`]) or in a batch
+/// ([`Command::Reports`]).
 ///
 /// Externally tagged (`{"finished": {...}}`), as [`Command`] is: an internally tagged enum is
 /// decoded through a buffer of its whole content, and a batch is decoded from the log on
@@ -204,44 +204,8 @@ pub enum Command {
         /// When.
         at: Timestamp,
     },
-    /// A node started a run's process.
-    Started {
-        /// The run.
-        run: RunId,
-        /// Which attempt.
-        attempt: u32,
-        /// Its process.
-        process: ProcessRef,
-        /// Its container, for a Docker app.
-        #[serde(default)]
-        container: Option<String>,
-        /// Whether its limits are enforced.
-        #[serde(default)]
-        limits: Option<Limits>,
-        /// When.
-        at: Timestamp,
-    },
-    /// A node reports how an attempt ended.
-    Finished {
-        /// The run.
-        run: RunId,
-        /// Which attempt.
-        attempt: u32,
-        /// How it ended.
-        ending: Ending,
-        /// Why, in more detail.
-        #[serde(default)]
-        exit_reason: Option<ExitReason>,
-        /// Its exit code.
-        exit_code: Option<i32>,
-        /// What it used.
-        #[serde(default)]
-        usage: Usage,
-        /// Why.
-        reason: String,
-        /// When.
-        at: Timestamp,
-    },
+    /// A node reports on one of its attempts: refused when the attempt is no longer current.
+    Report(AttemptReport),
     /// A batch of a node's reports, recorded in order as one entry. A report on an attempt
     /// that is no longer current is skipped on its own (see [`Applied::stale`]); the others
     /// are recorded, so the batch is never refused.

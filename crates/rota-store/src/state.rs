@@ -64,7 +64,9 @@ pub struct QueueSlot {
     pub run: RunId,
 }
 
-/// How an attempt ended, as [`Command::Finished`] reports it.
+/// How an attempt ended, as [`AttemptReport::Finished`] reports it.
+///
+/// [`AttemptReport::Finished`]: crate::AttemptReport::Finished
 struct Ended<'a> {
     ending: Ending,
     exit_reason: Option<rota_model::ExitReason>,
@@ -286,36 +288,7 @@ impl State {
                     self.place(*id, node, *at, &mut applied);
                 }
             }
-            Command::Started {
-                run,
-                attempt,
-                process,
-                container,
-                limits,
-                at,
-            } => self.started(*run, *attempt, *process, container, limits, *at)?,
-            Command::Finished {
-                run,
-                attempt,
-                ending,
-                exit_reason,
-                exit_code,
-                usage,
-                reason,
-                at,
-            } => self.finish(
-                *run,
-                *attempt,
-                Ended {
-                    ending: *ending,
-                    exit_reason: *exit_reason,
-                    exit_code: *exit_code,
-                    usage: *usage,
-                    reason,
-                },
-                *at,
-                &mut applied,
-            )?,
+            Command::Report(report) => self.report(report, &mut applied)?,
             Command::Reports { reports } => self.reports(reports, &mut applied),
             Command::Kill { runs, at } => {
                 // Refuse before killing anything: a half-applied kill would lose the kill

@@ -126,7 +126,7 @@ async fn some_history(store: &Store) {
         .await
         .unwrap();
     store
-        .submit(Command::Started {
+        .submit(Command::Report(AttemptReport::Started {
             run: RunId(1),
             attempt: 1,
             process: ProcessRef {
@@ -136,11 +136,11 @@ async fn some_history(store: &Store) {
             container: None,
             limits: None,
             at: t(5),
-        })
+        }))
         .await
         .unwrap();
     store
-        .submit(Command::Finished {
+        .submit(Command::Report(AttemptReport::Finished {
             run: RunId(2),
             attempt: 1,
             ending: Ending::Failed,
@@ -149,7 +149,7 @@ async fn some_history(store: &Store) {
             exit_reason: None,
             usage: Default::default(),
             at: t(6),
-        })
+        }))
         .await
         .unwrap();
     store

@@ -1,7 +1,7 @@
-//! Nodes' reports on attempts: one at a time ([`Command::Started`]) or a batch of them in one
+//! Nodes' reports on attempts: one at a time ([`Command::Report`]) or a batch of them in one
 //! entry ([`Command::Reports`]), where each report stands or falls on its own.
 //!
-//! [`Command::Started`]: crate::Command::Started
+//! [`Command::Report`]: crate::Command::Report
 //! [`Command::Reports`]: crate::Command::Reports
 
 use jiff::Timestamp;
@@ -42,7 +42,11 @@ impl State {
         }
     }
 
-    fn report(&mut self, report: &AttemptReport, applied: &mut Applied) -> Result<(), Refusal> {
+    pub(super) fn report(
+        &mut self,
+        report: &AttemptReport,
+        applied: &mut Applied,
+    ) -> Result<(), Refusal> {
         match report {
             AttemptReport::Started {
                 run,

@@ -12,7 +12,7 @@ use jiff::{SignedDuration, Timestamp};
 use rota_model::{AppKey, AppSpec, Concurrency, Ending, NodeId, ProcessRef, Run, RunId, RunState};
 
 use super::{Applied, Indexes, State};
-use crate::command::{AppFires, Command, FireTime, Rerun, RerunMode};
+use crate::command::{AppFires, AttemptReport, Command, FireTime, Rerun, RerunMode};
 use crate::refusal::Refusal;
 
 /// A schedule time: `n` minutes after the start of 2024 (UTC).
@@ -251,7 +251,7 @@ impl Scenario {
 
     pub(super) fn started(&mut self, run: RunId, attempt: u32) -> Result<Applied, Refusal> {
         let at = self.now();
-        self.apply(Command::Started {
+        self.apply(Command::Report(AttemptReport::Started {
             run,
             attempt,
             process: ProcessRef {
@@ -261,7 +261,7 @@ impl Scenario {
             container: None,
             limits: None,
             at,
-        })
+        }))
     }
 
     pub(super) fn finished(
@@ -276,7 +276,7 @@ impl Scenario {
             Ending::Failed => Some(1),
             _ => None,
         };
-        self.apply(Command::Finished {
+        self.apply(Command::Report(AttemptReport::Finished {
             run,
             attempt,
             ending,
@@ -285,7 +285,7 @@ impl Scenario {
             exit_reason: None,
             usage: Default::default(),
             at,
-        })
+        }))
     }
 
     /// Places a queued run on `n1`, reports it started, and ends its attempt.

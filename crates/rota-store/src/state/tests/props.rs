@@ -228,7 +228,7 @@ fn command(state: &State, op: &Op, at: Timestamp) -> Command {
         },
         Op::Started(pick, stale) => {
             let run = resolve(state, *pick, |s| s == RunState::Running);
-            Command::Started {
+            Command::Report(AttemptReport::Started {
                 run,
                 attempt: attempt(state, run, *stale),
                 process: ProcessRef {
@@ -238,11 +238,11 @@ fn command(state: &State, op: &Op, at: Timestamp) -> Command {
                 container: None,
                 limits: None,
                 at,
-            }
+            })
         }
         Op::Finished(pick, stale, ending) => {
             let run = resolve(state, *pick, |s| s == RunState::Running);
-            Command::Finished {
+            Command::Report(AttemptReport::Finished {
                 run,
                 attempt: attempt(state, run, *stale),
                 ending: *ending,
@@ -251,7 +251,7 @@ fn command(state: &State, op: &Op, at: Timestamp) -> Command {
                 exit_reason: None,
                 usage: Default::default(),
                 at,
-            }
+            })
         }
         Op::Reports(reports) => Command::Reports {
             reports: reports
@@ -329,46 +329,6 @@ fn attempt_report(
             reason: "done".into(),
             exit_reason: None,
             usage: Default::default(),
-            at,
-        },
-    }
-}
-
-/// The single command a report of a batch stands for.
-fn single(report: &AttemptReport) -> Command {
-    match report.clone() {
-        AttemptReport::Started {
-            run,
-            attempt,
-            process,
-            container,
-            limits,
-            at,
-        } => Command::Started {
-            run,
-            attempt,
-            process,
-            container,
-            limits,
-            at,
-        },
-        AttemptReport::Finished {
-            run,
-            attempt,
-            ending,
-            exit_reason,
-            exit_code,
-            usage,
-            reason,
-            at,
-        } => Command::Finished {
-            run,
-            attempt,
-            ending,
-            exit_reason,
-            exit_code,
-            usage,
-            reason,
             at,
         },
     }
@@ -475,7 +435,7 @@ proptest! {
         let mut one_by_one = state.clone();
         let mut refusals = Vec::new();
         for report in &reports {
-            if let Err(refusal) = one_by_one.apply(&single(report)) {
+            if let Err(refusal) = one_by_one.apply(&Command::Report(report.clone())) {
                 refusals.push(refusal);
             }
         }

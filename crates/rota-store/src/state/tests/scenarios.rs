@@ -462,7 +462,13 @@ fn a_start_report_records_the_process_of_the_current_attempt() {
     let id = s.queued_run(&etl, t(1));
     s.place(&[id], "n1");
     s.wait(3);
-    assert_eq!(s.started(id, 1).unwrap(), Applied::default());
+    assert_eq!(
+        s.started(id, 1).unwrap(),
+        Applied {
+            runs: vec![id],
+            ..Applied::default()
+        }
+    );
     let run = s.run(id);
     assert_eq!(
         run.process,
