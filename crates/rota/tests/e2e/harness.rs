@@ -128,7 +128,8 @@ impl Dev {
             extra,
             env,
         };
-        wait_for("rota dev to be healthy", Duration::from_secs(30), || {
+        let _logs = LogsOnPanic(vec![stderr_path]);
+        wait_for("rota dev to be healthy", Duration::from_secs(60), || {
             dev.rota(&["queues"]).status.success().then_some(())
         });
         dev
