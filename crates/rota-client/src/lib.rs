@@ -60,6 +60,11 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// What an agent's poll may take beyond the wait it asks the server for.
 const POLL_MARGIN: Duration = Duration::from_secs(5);
+/// How long a request is asked again while the cluster elects a leader (an election takes
+/// under a second).
+const ELECTION_WAIT: Duration = Duration::from_secs(3);
+/// The pause between two asks during an election.
+const ELECTION_RETRY: Duration = Duration::from_millis(100);
 
 /// A client of one server, or of several: the one that answered last is asked first, then
 /// the others in order.
@@ -116,7 +121,36 @@ impl Client {
         order
     }
 
+    /// [`Client::call_once`], asked again while the cluster has no leader (a `421` naming
+    /// none: nothing was written), for up to [`ELECTION_WAIT`].
     async fn call_within<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&B>,
+        raw: Option<Vec<u8>>,
+        timeout: Duration,
+    ) -> Result<T, ClientError> {
+        let deadline = tokio::time::Instant::now() + ELECTION_WAIT;
+        loop {
+            let answer = self
+                .call_once(method.clone(), path, query, body, raw.clone(), timeout)
+                .await;
+            match answer {
+                Err(ClientError::Refused { status: 421, .. })
+                    if tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(ELECTION_RETRY).await;
+                }
+                answer => return answer,
+            }
+        }
+    }
+
+    /// One pass over the servers: the next one is tried when one cannot be reached, and the
+    /// leader a follower names is asked once.
+    async fn call_once<B: Serialize, T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
