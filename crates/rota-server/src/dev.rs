@@ -49,10 +49,12 @@ impl From<SubmitError> for DevError {
     }
 }
 
-/// Serves the API on `listener` and runs the loops until `shutdown` resolves.
+/// Serves the API on `listener` and runs the loops until `shutdown` resolves. `ready` is
+/// called once the store is recovered, just before the first request is answered.
 pub async fn run_dev(
     config: ServerConfig,
     listener: TcpListener,
+    ready: impl FnOnce(),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), DevError> {
     let store = match &config.cluster {
@@ -127,6 +129,7 @@ pub async fn run_dev(
         }
     }
     tracing::info!(address = %listener.local_addr()?, "rota is serving");
+    ready();
     axum::serve(listener, http::router(ctx))
         .with_graceful_shutdown(shutdown)
         .await?;

@@ -35,7 +35,7 @@ pub async fn run(args: DevArgs) -> Result<()> {
     }
     let listener = bind(&args.server).await?;
     let address = listener.local_addr()?;
-    eprintln!(
+    let serving = format!(
         "rota dev: serving http://{address} — data in {}, logs in {}, {} cores and {} MB offered",
         config.data_dir.display(),
         config.log_dir.display(),
@@ -50,7 +50,13 @@ pub async fn run(args: DevArgs) -> Result<()> {
             }
         });
     }
-    rota_server::run_dev(config, listener, shutdown_signal()).await?;
+    rota_server::run_dev(
+        config,
+        listener,
+        || eprintln!("{serving}"),
+        shutdown_signal(),
+    )
+    .await?;
     Ok(())
 }
 
@@ -63,12 +69,18 @@ pub async fn server(command: ServerCommand) -> Result<()> {
     let mut config = server_config(&args)?;
     config.cluster = cluster;
     let listener = bind(&args).await?;
-    eprintln!(
+    let serving = format!(
         "rota server: serving http://{} — data in {}; nodes join with `rota agent`",
         listener.local_addr()?,
         config.data_dir.display()
     );
-    rota_server::run_dev(config, listener, shutdown_signal()).await?;
+    rota_server::run_dev(
+        config,
+        listener,
+        || eprintln!("{serving}"),
+        shutdown_signal(),
+    )
+    .await?;
     Ok(())
 }
 
