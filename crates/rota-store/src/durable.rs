@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use tokio::sync::{oneshot, watch};
@@ -33,12 +34,37 @@ const MAX_BATCH: usize = 4096;
 pub struct StoreOptions {
     /// Take a snapshot (and trim the log) after this many commands.
     pub snapshot_every: u64,
+    /// How long to wait for the file's lock. After a crash, a process the crashed server had
+    /// just forked for a run holds a copy of the file until it starts its program, so the
+    /// lock comes free shortly after; a live server keeps it, and opening then fails.
+    pub lock_wait: Duration,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
             snapshot_every: 20_000,
+            lock_wait: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Opens the database file, waiting up to `wait` while another process holds its lock.
+fn create_database(path: &Path, wait: Duration) -> Result<Database, StoreError> {
+    let deadline = std::time::Instant::now() + wait;
+    let mut warned = false;
+    loop {
+        match Database::create(path) {
+            Err(redb::DatabaseError::DatabaseAlreadyOpen)
+                if std::time::Instant::now() < deadline =>
+            {
+                if !warned {
+                    tracing::warn!(path = %path.display(), "the store is locked by another process; waiting");
+                    warned = true;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            answer => return answer.map_err(|e| open_error(e, path)),
         }
     }
 }
@@ -175,7 +201,7 @@ impl Store {
             source,
         })?;
         let path = dir.join("rota.redb");
-        let db = Database::create(&path).map_err(|e| open_error(e, &path))?;
+        let db = create_database(&path, options.lock_wait)?;
         let Recovered {
             state,
             last_index,

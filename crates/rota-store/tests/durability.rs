@@ -44,7 +44,14 @@ fn key(name: &str) -> AppKey {
 }
 
 fn open(dir: &Path, snapshot_every: u64) -> Store {
-    Store::open(dir, StoreOptions { snapshot_every }).expect("the store opens")
+    Store::open(
+        dir,
+        StoreOptions {
+            snapshot_every,
+            ..StoreOptions::default()
+        },
+    )
+    .expect("the store opens")
 }
 
 /// The state as a snapshot would store it: equal strings mean equal states.
@@ -639,4 +646,29 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .build()
         .unwrap()
         .block_on(future)
+}
+
+/// After a crash, a process the server had just forked holds a copy of the store's file until
+/// it starts its program: opening waits for the lock to come free, and fails with the engine's
+/// message when it does not.
+#[test]
+fn opening_waits_for_a_lock_that_comes_free_and_fails_on_one_that_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path()).unwrap();
+    let file = dir.path().join("rota.redb");
+    let held = Database::create(&file).unwrap();
+    let short = StoreOptions {
+        lock_wait: Duration::from_millis(100),
+        ..StoreOptions::default()
+    };
+    let refused = Store::open(dir.path(), short)
+        .err()
+        .expect("the lock is held");
+    assert!(refused.to_string().contains("already open"), "{refused}");
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        drop(held);
+    });
+    Store::open(dir.path(), StoreOptions::default()).expect("opens once the lock is free");
+    release.join().unwrap();
 }
