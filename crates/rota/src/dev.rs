@@ -50,14 +50,7 @@ pub async fn run(args: DevArgs) -> Result<()> {
             }
         });
     }
-    rota_server::run_dev(
-        config,
-        listener,
-        || eprintln!("{serving}"),
-        shutdown_signal(),
-    )
-    .await?;
-    Ok(())
+    serve(config, listener, serving).await
 }
 
 /// Starts `rota server`: the store, the loops and the API, for remote agents; with members
@@ -74,6 +67,15 @@ pub async fn server(command: ServerCommand) -> Result<()> {
         listener.local_addr()?,
         config.data_dir.display()
     );
+    serve(config, listener, serving).await
+}
+
+/// Runs the server until Ctrl-C or SIGTERM, printing `serving` once it answers requests.
+async fn serve(
+    config: ServerConfig,
+    listener: tokio::net::TcpListener,
+    serving: String,
+) -> Result<()> {
     rota_server::run_dev(
         config,
         listener,

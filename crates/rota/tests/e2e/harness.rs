@@ -307,6 +307,18 @@ impl AgentProcess {
 
     /// Like [`AgentProcess::start`], with more arguments.
     pub fn start_with(dev: &Dev, node: &str, cores: &str, more: &[&str]) -> AgentProcess {
+        Self::start_against(&dev.url, &dev.dir, node, cores, more)
+    }
+
+    /// Starts `rota agent --node NODE --cores CORES` against `server` (one URL or several,
+    /// comma-separated), with its log and its runs' logs in `dir`.
+    pub fn start_against(
+        server: &str,
+        dir: &Path,
+        node: &str,
+        cores: &str,
+        more: &[&str],
+    ) -> AgentProcess {
         let mut args = vec![
             "--node".to_string(),
             node.to_string(),
@@ -317,13 +329,13 @@ impl AgentProcess {
             "--kill-grace".into(),
             "1".into(),
             "--log-dir".into(),
-            dev.dir.join(format!("agent-{node}")).display().to_string(),
+            dir.join(format!("agent-{node}")).display().to_string(),
         ];
         args.extend(more.iter().map(|s| s.to_string()));
         let mut agent = AgentProcess {
             child: None,
-            server: dev.url.clone(),
-            log: dev.dir.join(format!("agent-{node}.log")),
+            server: server.to_string(),
+            log: dir.join(format!("agent-{node}.log")),
             args,
         };
         agent.spawn();

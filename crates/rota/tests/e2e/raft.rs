@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::harness::{LogsOnPanic, rota_bin, schedule_time, wait_for};
+use crate::harness::{AgentProcess, LogsOnPanic, rota_bin, schedule_time, wait_for};
 
 /// A free loopback port, asked of the OS (the members must know each other's addresses
 /// before they start).
@@ -54,16 +54,6 @@ impl Member {
     }
 }
 
-/// A child process (an agent) killed when the test ends, failed or not.
-pub(crate) struct KilledOnDrop(pub(crate) Child);
-
-impl Drop for KilledOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 impl Drop for Member {
     fn drop(&mut self) {
         self.kill9();
@@ -95,9 +85,7 @@ pub(crate) fn leader(members: &[Member]) -> Option<u64> {
 
 /// The servers' and agents' logs, printed if the test fails.
 fn cluster_logs(dir: &Path) -> LogsOnPanic {
-    let names = [
-        "server-1", "server-2", "server-3", "agent", "agent-n1", "agent-n2",
-    ];
+    let names = ["server-1", "server-2", "server-3", "agent-n1", "agent-n2"];
     LogsOnPanic(names.iter().map(|n| dir.join(format!("{n}.log"))).collect())
 }
 
@@ -152,21 +140,7 @@ fn a_killed_leader_is_replaced_and_cron_neither_repeats_nor_skips_a_schedule_tim
     let first = wait_for("a leader", Duration::from_secs(60), || leader(&members));
     assert!((1..=3).contains(&first));
 
-    let agent_log = File::create(temp.path().join("agent.log")).unwrap();
-    let _agent = KilledOnDrop(
-        Command::new(rota_bin())
-            .args([
-                "--server", &all, "agent", "--node", "n1", "--cores", "4", "--mems", "4096",
-            ])
-            .args([
-                "--log-dir",
-                &temp.path().join("agent-logs").display().to_string(),
-            ])
-            .env("RUST_LOG", "info")
-            .stderr(agent_log)
-            .spawn()
-            .unwrap(),
-    );
+    let _agent = AgentProcess::start_against(&all, temp.path(), "n1", "4", &[]);
 
     let app = temp.path().join("tick.json");
     std::fs::write(
@@ -294,20 +268,9 @@ fn ten_leader_kills_lose_no_schedule_time_repeat_none_and_lose_no_acknowledged_w
         .collect::<Vec<_>>()
         .join(",");
     wait_for("a leader", Duration::from_secs(60), || leader(&members));
-    let _agents: Vec<KilledOnDrop> = ["n1", "n2"]
+    let _agents: Vec<AgentProcess> = ["n1", "n2"]
         .iter()
-        .map(|node| {
-            let log = File::create(temp.path().join(format!("agent-{node}.log"))).unwrap();
-            Command::new(rota_bin())
-                .args(["--server", &all, "agent", "--node", node, "--cores", "4"])
-                .args(["--mems", "4096", "--kill-grace", "1"])
-                .args(["--log-dir", &temp.path().join(node).display().to_string()])
-                .env("RUST_LOG", "info")
-                .stderr(log)
-                .spawn()
-                .map(KilledOnDrop)
-                .unwrap()
-        })
+        .map(|node| AgentProcess::start_against(&all, temp.path(), node, "4", &[]))
         .collect();
     for (name, queue) in [("a", "qa"), ("b", "qb")] {
         let app = temp.path().join(format!("{name}.json"));
