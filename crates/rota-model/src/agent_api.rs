@@ -58,6 +58,11 @@ pub struct Poll {
     pub since: u64,
     /// How long the server may hold the request when nothing changed (milliseconds).
     pub wait_ms: u64,
+    /// The attempts the agent has taken on, as (run, attempt): their work comes without its
+    /// spec, which the agent already has (a node holding hundreds of runs would otherwise be
+    /// sent every spec again on every poll).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub known: Vec<(RunId, u32)>,
 }
 
 /// One attempt placed on the node.
@@ -67,8 +72,10 @@ pub struct Work {
     pub run: RunId,
     /// Which attempt.
     pub attempt: u32,
-    /// The spec it runs with (its version's, with its call params).
-    pub spec: AppSpec,
+    /// The spec it runs with (its version's, with its call params); left out for an attempt
+    /// the poll listed as `known`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<AppSpec>,
     /// Its schedule time.
     pub schedule_time: Timestamp,
     /// Stop it.

@@ -36,7 +36,7 @@ pub(crate) async fn run(ctx: Context) {
         let now = ctx.now();
         plan_id += 1;
         let (plan, next_retry) = ctx.store.read(|s| {
-            let (snapshot, next_retry) = snapshot(s, &reservations, now);
+            let (snapshot, next_retry) = snapshot(s, &reservations, now, ROUND_WINDOW);
             (
                 scheduler.plan(&snapshot, &Params::new(plan_id, now)),
                 next_retry,
@@ -61,7 +61,7 @@ pub(crate) async fn run(ctx: Context) {
             rota_sched::Recheck::default()
         } else {
             ctx.store.read(|s| {
-                let (fresh, _) = snapshot(s, &reservations, now);
+                let (fresh, _) = snapshot(s, &reservations, now, ROUND_WINDOW);
                 scheduler.recheck(&plan, &fresh)
             })
         };
@@ -116,9 +116,9 @@ pub(crate) async fn run(ctx: Context) {
     }
 }
 
-/// The snapshot as it is now, for `rota queues`.
+/// The snapshot as it is now, every queued run included, for `rota queues`.
 pub(crate) fn local_snapshot(ctx: &Context, state: &State) -> Snapshot {
-    snapshot(state, &[], ctx.now()).0
+    snapshot(state, &[], ctx.now(), usize::MAX).0
 }
 
 /// What the latest plan said of a queued run it did not place, for `rota why`.
@@ -133,6 +133,13 @@ pub(crate) fn explain(ctx: &Context, run: RunId) -> Option<String> {
     }
     plan.explanation(run).map(|e| e.to_string())
 }
+
+/// The most queued runs of each queue that one round considers, from the queue's head (its
+/// order: priority, schedule time, submission). A round places at most what the cluster has
+/// free, so a deeper look only costs time: with 50,000 runs queued, building the snapshot and
+/// planning over all of them took most of the leader's CPU. The rest wait for a later round;
+/// `rota why` explains them once they are within the window.
+const ROUND_WINDOW: usize = 4096;
 
 /// The capacity given to a node for a Cosmos extended resource it does not declare: no limit.
 const UNLIMITED: u64 = 1 << 40;
@@ -157,12 +164,14 @@ fn request_of(spec: &AppSpec, labelled: bool) -> Request {
 }
 
 /// The state as the scheduling core sees it: every registered node with what its running
-/// runs leave free, the queues' settings and each app's placement profile; and when the next
-/// retry waiting for its backoff is due.
+/// runs leave free, the queues' settings, each app's placement profile and the first `window`
+/// runs of each queue that may start now; and when the next retry waiting for its backoff
+/// (among the runs looked at) is due.
 fn snapshot(
     state: &State,
     reservations: &[Reservation],
     now: Timestamp,
+    window: usize,
 ) -> (Snapshot, Option<Timestamp>) {
     // Cosmos' `server.labels`: once a node serves only some queues, each run may go only
     // to the nodes that serve its queue, through an attribute per served queue.
@@ -223,22 +232,29 @@ fn snapshot(
     }
     let mut next_retry: Option<Timestamp> = None;
     let mut queued = Vec::new();
-    for slot in state.queued().values().flatten() {
-        let Some(run) = state.run(slot.run) else {
-            continue;
-        };
-        if let Some(t) = run.not_before.filter(|t| *t > now) {
-            next_retry = Some(next_retry.map_or(t, |n| n.min(t)));
-            continue;
-        }
-        if let Some(spec) = state.spec_of(run) {
-            queued.push(QueuedRun {
-                id: run.id,
-                priority: slot.priority,
-                schedule_time: slot.schedule_time,
-                queued_at: run.queued_at.unwrap_or(run.created_at),
-                request: request(spec),
-            });
+    for slots in state.queued().values() {
+        let mut taken = 0;
+        for slot in slots {
+            if taken == window {
+                break;
+            }
+            let Some(run) = state.run(slot.run) else {
+                continue;
+            };
+            if let Some(t) = run.not_before.filter(|t| *t > now) {
+                next_retry = Some(next_retry.map_or(t, |n| n.min(t)));
+                continue;
+            }
+            if let Some(spec) = state.spec_of(run) {
+                taken += 1;
+                queued.push(QueuedRun {
+                    id: run.id,
+                    priority: slot.priority,
+                    schedule_time: slot.schedule_time,
+                    queued_at: run.queued_at.unwrap_or(run.created_at),
+                    request: request(spec),
+                });
+            }
         }
     }
     let snapshot = Snapshot {

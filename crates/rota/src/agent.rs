@@ -119,6 +119,7 @@ async fn work(client: &Client, agent: &Agent, registration: &Registration) {
         let poll = Poll {
             since,
             wait_ms: poll_wait.as_millis() as u64,
+            known: taken.iter().copied().collect(),
         };
         let answer = match client.poll(node, &poll).await {
             Ok(answer) => answer,
@@ -140,20 +141,25 @@ async fn work(client: &Client, agent: &Agent, registration: &Registration) {
             if work.kill {
                 agent.kill(work.run);
             }
-            if !taken.insert(key) {
+            if taken.contains(&key) {
                 continue;
             }
             if work.process.is_some() {
                 // Started by an earlier agent process on this node: reconcile it.
                 agent.reconcile(work.run, work.attempt, work.process);
             } else if !work.kill {
+                let Some(spec) = work.spec else {
+                    tracing::warn!(run = %work.run, attempt = work.attempt, "placed without its spec; asking again");
+                    continue;
+                };
                 agent.assign(Assignment {
                     run: work.run,
                     attempt: work.attempt,
-                    spec: work.spec,
+                    spec,
                     schedule_time: work.schedule_time,
                 });
             }
+            taken.insert(key);
         }
         // Attempts no longer placed here (lost, re-run elsewhere) are stopped if they run.
         for (run, attempt) in taken.iter().filter(|key| !placed.contains(key)) {

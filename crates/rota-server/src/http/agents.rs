@@ -1,13 +1,14 @@
 //! The agent protocol: remote agents register their node, long-poll for the attempts
 //! placed on it, and report what happens to them (`rota_model::agent_api`).
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Path, State};
 
-use rota_model::NodeId;
 use rota_model::agent_api::{AgentReport, Assignments, Poll, Registered, Registration, Work};
+use rota_model::{NodeId, RunId};
 use rota_sched::{NodeState, Resources};
 use rota_store::Command;
 
@@ -71,16 +72,22 @@ pub(crate) async fn poll(
     ctx.require_leader()?;
     ctx.seen(&node);
     let version = *changes.borrow();
+    let known: HashSet<(RunId, u32)> = poll.known.into_iter().collect();
     let (register, work) = ctx.store.read(|s| {
         let register = s.node(&node).is_none_or(|n| n.state == NodeState::Down);
         let work = s
             .running()
             .filter(|r| r.node.as_ref() == Some(&node))
             .filter_map(|r| {
+                let spec = if known.contains(&(r.id, r.attempts)) {
+                    None
+                } else {
+                    Some(s.effective_spec(r)?)
+                };
                 Some(Work {
                     run: r.id,
                     attempt: r.attempts,
-                    spec: s.effective_spec(r)?,
+                    spec,
                     schedule_time: r.schedule_time,
                     kill: r.kill_requested || r.preempted_by.is_some(),
                     process: r.process,

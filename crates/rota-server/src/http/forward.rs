@@ -10,7 +10,9 @@
 //! The agent protocol (`/v1/agents/…`) is not forwarded: the leader tracks agents'
 //! liveness, so agents must talk to it (a follower answers 421 naming it). A forwarded
 //! request is never forwarded again: a member that is not the leader answers it with 421,
-//! which the client follows.
+//! which the client follows. A leader that cannot be reached (it died, and the election that
+//! replaces it is under way) is waited out: the follower holds the write, bounded, and sends
+//! it to the next leader, so a write during a failover is slower, not refused.
 
 use std::time::Duration;
 
@@ -72,7 +74,7 @@ pub(crate) async fn writes(State(ctx): State<Context>, request: Request, next: N
             response.headers_mut().insert(APPLIED, applied);
             Ok(response)
         }
-        Ok(Route::Leader(leader)) => proxy(&ctx, cluster, &leader, request).await,
+        Ok(Route::Leader(leader)) => proxy(&ctx, cluster, leader, request).await,
         Err(e) => Err(e),
     };
     answer.unwrap_or_else(IntoResponse::into_response)
@@ -120,11 +122,13 @@ fn not_leader(cluster: &Cluster) -> ApiError {
 }
 
 /// Sends the write to the leader and answers with its status and body; first waits until
-/// this member has applied the write, so that a read here right after sees it.
+/// this member has applied the write, so that a read here right after sees it. A leader
+/// that refuses the connection never saw the write: it goes to the next leader, once one is
+/// known (within [`LEADER_WAIT`]).
 async fn proxy(
     ctx: &Context,
     cluster: &Cluster,
-    leader: &LeaderAddr,
+    mut leader: LeaderAddr,
     request: Request,
 ) -> Result<Response, ApiError> {
     let method = request.method().clone();
@@ -135,18 +139,8 @@ async fn proxy(
         .to_string();
     let content_type = request.headers().get(CONTENT_TYPE).cloned();
     let body = read_body(request, ctx).await?;
-    let mut outgoing = ctx
-        .peers
-        .request(
-            method,
-            format!("{}{path}", leader.addr.trim_end_matches('/')),
-        )
-        .header(FORWARDED, "1")
-        .body(body);
-    if let Some(content_type) = content_type {
-        outgoing = outgoing.header(CONTENT_TYPE, content_type);
-    }
-    let unreachable = |e: reqwest::Error| {
+    let deadline = Instant::now() + LEADER_WAIT;
+    let unreachable = |leader: &LeaderAddr, e: reqwest::Error| {
         ApiError::new(
             ErrorCode::Unavailable,
             format!(
@@ -155,10 +149,32 @@ async fn proxy(
             ),
         )
     };
-    let answer = outgoing.send().await.map_err(unreachable)?;
+    let answer = loop {
+        let mut outgoing = ctx
+            .peers
+            .request(
+                method.clone(),
+                format!("{}{path}", leader.addr.trim_end_matches('/')),
+            )
+            .header(FORWARDED, "1")
+            .body(body.clone());
+        if let Some(content_type) = &content_type {
+            outgoing = outgoing.header(CONTENT_TYPE, content_type.clone());
+        }
+        match outgoing.send().await {
+            Ok(answer) => break answer,
+            Err(e) if e.is_connect() && Instant::now() < deadline => {
+                tracing::debug!(leader = %leader.addr, error = %e, "the leader is unreachable; waiting for the next");
+                leader = next_leader(cluster, deadline)
+                    .await
+                    .ok_or_else(|| unreachable(&leader, e))?;
+            }
+            Err(e) => return Err(unreachable(&leader, e)),
+        }
+    };
     let status = answer.status();
     let headers = kept_headers(answer.headers());
-    let body = answer.bytes().await.map_err(unreachable)?;
+    let body = answer.bytes().await.map_err(|e| unreachable(&leader, e))?;
     if let Some(index) = applied_index(&headers) {
         wait_applied(cluster, index).await;
     }
@@ -167,6 +183,29 @@ async fn proxy(
     *response.headers_mut() = headers;
     Ok(response)
 }
+
+/// The leader to try next: after a short pause (or as soon as this member's view of the
+/// leadership changes), whichever member it names then, itself included; `None` once
+/// `deadline` passes. Until it hears of an election it still names the one that was
+/// unreachable, which is then tried again.
+async fn next_leader(cluster: &Cluster, deadline: Instant) -> Option<LeaderAddr> {
+    let mut leadership = cluster.leadership();
+    loop {
+        let wake = (Instant::now() + RECHECK).min(deadline);
+        if let Ok(Err(_)) = tokio::time::timeout_at(wake, leadership.changed()).await {
+            return None;
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        if let Some(leader) = cluster.leader() {
+            return Some(leader);
+        }
+    }
+}
+
+/// How often a member waiting for the next leader looks again, besides on its own changes.
+const RECHECK: Duration = Duration::from_millis(20);
 
 /// The headers of the leader's answer that the follower passes on.
 fn kept_headers(headers: &HeaderMap) -> HeaderMap {

@@ -40,16 +40,17 @@ pub struct ClusterOptions {
 }
 
 impl ClusterOptions {
-    /// Defaults for member `id`: a 60 ms heartbeat and an election timeout of 250–350 ms. A
-    /// follower that heard a leader holds its lease for the maximum (350 ms) and then waits
-    /// the timeout, so an election starts 600–700 ms after a leader's last heartbeat: the
-    /// next run after a leader's loss starts within a second, while a leader stalled for
-    /// less than 600 ms is not replaced. A snapshot every 20,000 entries.
+    /// Defaults for member `id`: a 50 ms heartbeat and an election timeout of 150–200 ms. A
+    /// follower that heard a leader holds its lease for the maximum (200 ms) and then waits
+    /// the timeout, so an election starts 350–400 ms after a leader's last heartbeat: the
+    /// next run after a leader's loss starts well within a second, while a leader stalled
+    /// for less than 350 ms (seven heartbeats) is not replaced. A snapshot every 20,000
+    /// entries.
     pub fn new(id: MemberId) -> ClusterOptions {
         ClusterOptions {
             id,
-            heartbeat_ms: 60,
-            election_timeout_ms: (250, 350),
+            heartbeat_ms: 50,
+            election_timeout_ms: (150, 200),
             snapshot_every: 20_000,
             keep_after_snapshot: 1_000,
         }

@@ -15,6 +15,8 @@
 //! ```
 
 mod cluster;
+#[cfg(test)]
+mod conformance;
 mod db;
 mod error;
 mod log_store;

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use rota_client::Client;
 
+use super::server::Cpu;
+
 /// How many members the cluster has.
 const MEMBERS: usize = 3;
 
@@ -126,6 +128,16 @@ impl RaftCluster {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+}
+
+impl RaftCluster {
+    /// The CPU time each member has used so far, in member order.
+    pub fn cpu(&self) -> Result<Vec<Cpu>> {
+        self.children
+            .iter()
+            .map(|child| Cpu::of(&child.id().to_string()))
+            .collect()
     }
 }
 

@@ -33,6 +33,7 @@ use super::common::{TRUE, app_json, key, plus_seconds, rfc3339};
 use super::drive::{active, add_apps, indexed};
 use super::fake_agent::{self, Shared, Slots, Tally};
 use super::report::{Goal, Report};
+use super::server::Cpu;
 use super::stats::Summary;
 
 /// Every second, Quartz style: a repair over N seconds makes N runs.
@@ -102,6 +103,7 @@ pub async fn run(args: CommitsArgs) -> Result<()> {
         runs,
         batch,
     });
+    let cpu_before = (cluster.cpu()?, Cpu::of("self")?);
     let began = Instant::now();
     let tasks: Vec<_> = (0..agents)
         .map(|i| {
@@ -122,6 +124,13 @@ pub async fn run(args: CommitsArgs) -> Result<()> {
         tally.last = tally.last.max(one.last);
     }
     let elapsed = tally.last.map_or(began.elapsed(), |last| last - began);
+    let members_cpu: Vec<Duration> = cluster
+        .cpu()?
+        .into_iter()
+        .zip(&cpu_before.0)
+        .map(|(now, before)| now.since(*before).own)
+        .collect();
+    let client_cpu = Cpu::of("self")?.since(cpu_before.1).own;
     let entries = last_log_index(&cluster).await? - index_before;
 
     // Each run was placed once (nothing fails or is retried), then started and finished.
@@ -139,6 +148,23 @@ pub async fn run(args: CommitsArgs) -> Result<()> {
         "ms",
         Some(Goal::at_most(15.0)),
     );
+    let per_transition = |cpu: Duration| cpu.as_secs_f64() * 1e6 / transitions as f64;
+    report.figure(
+        "CPU per transition, the three members together",
+        per_transition(members_cpu.iter().sum()),
+        "µs",
+        None,
+    );
+    report.note(format!(
+        "CPU per transition of each member, in member order: {} µs; of this client \
+         (the fake agents): {:.1} µs",
+        members_cpu
+            .iter()
+            .map(|cpu| format!("{:.1}", per_transition(*cpu)))
+            .collect::<Vec<_>>()
+            .join(" / "),
+        per_transition(client_cpu)
+    ));
     report.note(format!(
         "{transitions} transitions in {:.2} s: {runs} placements, {} started, {} finished",
         elapsed.as_secs_f64(),

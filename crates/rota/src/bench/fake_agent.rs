@@ -72,10 +72,12 @@ pub async fn run(shared: Arc<Shared>, node: NodeId, slots: Slots) -> Result<Tall
     let mut tally = Tally::default();
     register(&shared.client, &node, &slots, &mut tally).await?;
     let mut since = 0;
+    let mut known = Vec::new();
     while shared.finished.load(Ordering::Relaxed) < shared.runs {
         let poll = Poll {
             since,
             wait_ms: POLL_WAIT.as_millis() as u64,
+            known: std::mem::take(&mut known),
         };
         let assignments = match shared.client.poll(&node, &poll).await {
             Ok(a) => a,
@@ -90,6 +92,11 @@ pub async fn run(shared: Arc<Shared>, node: NodeId, slots: Slots) -> Result<Tall
             register(&shared.client, &node, &slots, &mut tally).await?;
             continue;
         }
+        known = assignments
+            .work
+            .iter()
+            .map(|w| (w.run, w.attempt))
+            .collect();
         let reports: Vec<AgentReport> = assignments.work.iter().map(report).collect();
         for chunk in reports.chunks(shared.batch.max(1)) {
             send(&shared, &node, chunk, &mut tally).await?;
