@@ -49,8 +49,10 @@
 #![warn(missing_docs)]
 
 mod cgroup;
+mod child;
 mod docker;
 mod error;
+mod launch;
 mod outcome;
 mod process;
 mod procfs;

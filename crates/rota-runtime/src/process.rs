@@ -2,22 +2,26 @@
 
 use std::fs::{self, File};
 use std::io;
+use std::os::fd::AsRawFd;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::process::{ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use jiff::Timestamp;
 use nix::sys::signal::Signal;
-use tokio::process::{Child, Command};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep, sleep_until};
 
-use crate::cgroup::{CgroupConfig, Confinement, Hierarchy, Limits, OomSign, RunCgroup, Usage};
+use crate::cgroup::{
+    CgroupConfig, Confinement, Hierarchy, Limits, OomSign, Pool, Resources, RunCgroup, Usage,
+};
+use crate::child::Child;
 use crate::error::RuntimeError;
+use crate::launch::{self, Program};
 use crate::outcome::{Cause, Ending, ExitReason, Outcome, classify, fmt_duration, signal_name};
 use crate::procfs::{
     GroupState, ProcessIdentity, group_reachable, read_stat, reap_own_zombie, scan_group,
@@ -39,6 +43,8 @@ const MEMORY_SAMPLE_EVERY: Duration = Duration::from_millis(500);
 #[derive(Clone, Debug)]
 pub struct ProcessRuntime {
     cgroups: Option<Arc<Hierarchy>>,
+    /// The runs' cgroups, kept for reuse while runs keep coming.
+    pool: Arc<Pool>,
     limits: Limits,
 }
 
@@ -68,9 +74,11 @@ impl ProcessRuntime {
                     by: hierarchy.describe(),
                 },
                 cgroups: Some(Arc::new(hierarchy)),
+                pool: Arc::default(),
             },
             Err(reason) => ProcessRuntime {
                 cgroups: None,
+                pool: Arc::default(),
                 limits: Limits::NotEnforced { reason },
             },
         }
@@ -119,7 +127,9 @@ impl ProcessRuntime {
     /// Returns once the program has been executed. From then on a task of the current tokio
     /// runtime watches it and enforces the timeout, whether or not [`RunningProcess::wait`] is
     /// called; once it has ended, whatever is left in its cgroup is killed and the cgroup is
-    /// removed. A failure to start is returned and, except when the log directory itself is not
+    /// removed (on cgroup v1, kept for the next run while other runs are active). The program
+    /// is started with `clone(CLONE_VM | CLONE_VFORK)`, not `fork`, so the cost of a start does
+    /// not grow with the agent's memory. A failure to start is returned and, except when the log directory itself is not
     /// writable, also written to `start.log`.
     ///
     /// Must be called within a tokio runtime. Does small synchronous file operations (directory
@@ -157,7 +167,7 @@ impl ProcessRuntime {
                         source,
                     };
                     log.line(format_args!("start failed: {err}"));
-                    remove_cgroup(cgroup.clone(), &mut log).await;
+                    remove_cgroup(&self.pool, cgroup.clone(), spec.resources, &mut log).await;
                     return Err(err);
                 }
             },
@@ -171,7 +181,7 @@ impl ProcessRuntime {
                 log.line(format_args!("start failed: {err}"));
                 tracing::debug!(%err, argv = ?spec.argv, "process did not start");
                 if let Some(cgroup) = cgroup {
-                    remove_cgroup(cgroup, &mut log).await;
+                    remove_cgroup(&self.pool, cgroup, spec.resources, &mut log).await;
                 }
                 return Err(err);
             }
@@ -194,6 +204,8 @@ impl ProcessRuntime {
             started: spawned.started,
             started_at: spawned.started_at,
             cgroup: cgroup.clone(),
+            pool: self.pool.clone(),
+            resources: spec.resources,
             sampled_peak: None,
         };
         Ok(RunningProcess {
@@ -205,17 +217,19 @@ impl ProcessRuntime {
         })
     }
 
-    /// Makes the run's cgroup with its limits, off the async threads (a stale cgroup of the
-    /// same name is emptied first, which waits for its processes to die).
+    /// Makes the run's cgroup with its limits, or renames an idle one of the pool, off the async
+    /// threads (a stale cgroup of the same name is emptied first, which waits for its
+    /// processes to die).
     async fn make_cgroup(&self, spec: &ProcessSpec) -> Result<Option<RunCgroup>, RuntimeError> {
         let Some(hierarchy) = self.cgroups.clone() else {
             return Ok(None);
         };
         let name = spec.cgroup.clone().unwrap_or_else(generated_cgroup_name);
         let resources = spec.resources;
+        let pool = self.pool.clone();
         let made = tokio::task::spawn_blocking({
             let name = name.clone();
-            move || hierarchy.create(&name, &resources)
+            move || pool.acquire(&hierarchy, &name, &resources)
         })
         .await
         .unwrap_or_else(|e| Err(io::Error::other(e)));
@@ -265,10 +279,17 @@ fn generated_cgroup_name() -> String {
     )
 }
 
-/// Empties and removes a run's cgroup off the async threads; a failure goes to `start.log`.
-async fn remove_cgroup(cgroup: RunCgroup, log: &mut StartLog) {
+/// Gives a run's cgroup (made with `resources`) back to the pool off the async threads, which
+/// keeps it for another run or empties and removes it; a failure goes to `start.log`.
+async fn remove_cgroup(
+    pool: &Arc<Pool>,
+    cgroup: RunCgroup,
+    resources: Resources,
+    log: &mut StartLog,
+) {
     let path = cgroup.path();
-    let result = tokio::task::spawn_blocking(move || cgroup.reclaim())
+    let pool = pool.clone();
+    let result = tokio::task::spawn_blocking(move || pool.release(cgroup, resources))
         .await
         .unwrap_or_else(|e| Err(io::Error::other(e)));
     match result {
@@ -303,50 +324,45 @@ struct Spawned {
 }
 
 fn spawn(spec: &ProcessSpec, confinement: &Confinement) -> Result<Spawned, RuntimeError> {
-    let (program, args) = spec.argv.split_first().ok_or(RuntimeError::EmptyArgv)?;
+    let program = spec.argv.first().ok_or(RuntimeError::EmptyArgv)?;
     fs::create_dir_all(&spec.workdir).map_err(|source| RuntimeError::Workdir {
         path: spec.workdir.clone(),
         source,
     })?;
     let container_log = spec.log_dir.join(CONTAINER_LOG);
-    let (stdout, stderr) = open_output(&container_log).map_err(|source| RuntimeError::LogDir {
+    let output = open_append(&container_log).map_err(|source| RuntimeError::LogDir {
         path: container_log,
         source,
     })?;
 
-    let mut command = Command::new(program);
-    command
-        .args(args)
-        .envs(spec.env.iter().map(|(k, v)| (k, v)))
-        .current_dir(&spec.workdir)
-        .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(stderr);
+    let stdin = File::open("/dev/null").map_err(|source| spawn_error(program, source))?;
+    let launch = Program::new(&spec.argv, &spec.env, &spec.workdir)
+        .map_err(|source| spawn_error(program, source))?;
     let confine = confinement.in_child();
-    // SAFETY: runs in the forked child before exec; setsid, write and setrlimit are
-    // async-signal-safe, the closure allocates nothing, and building an io::Error from errno does
-    // not allocate.
-    unsafe {
-        command.pre_exec(move || {
-            if libc::setsid() == -1 {
-                return Err(io::Error::last_os_error());
-            }
-            // Joins the cgroup before exec: no instruction of the program runs unlimited.
-            confine()
-        });
-    }
-
     let started_at = Timestamp::now();
     let started = Instant::now();
-    let mut child = command
-        .spawn()
-        .map_err(|source| spawn_error(program, source))?;
-    // Our copies of container.log must not outlive the spawn: the child has its own.
-    drop(command);
-    // A child that was never polled always has a pid.
-    let pid = child.id().map_or(0, |pid| pid as i32);
+    let pid = launch::spawn(
+        &launch,
+        [stdin.as_raw_fd(), output.as_raw_fd(), output.as_raw_fd()],
+        &confine,
+    )
+    .map_err(|source| spawn_error(program, source))?;
+    // Our copies of /dev/null and container.log must not outlive the spawn: the child has its
+    // own.
+    drop((stdin, output));
+    let mut child = match Child::new(pid) {
+        Ok(child) => child,
+        Err(source) => {
+            signal_group(pid, Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+            return Err(RuntimeError::Spawn {
+                program: program.to_string(),
+                source,
+            });
+        }
+    };
     match read_stat(pid) {
-        Ok(stat) if pid > 0 => Ok(Spawned {
+        Ok(stat) => Ok(Spawned {
             child,
             identity: ProcessIdentity {
                 pid,
@@ -355,27 +371,15 @@ fn spawn(spec: &ProcessSpec, confinement: &Confinement) -> Result<Spawned, Runti
             started,
             started_at,
         }),
-        result => {
+        Err(source) => {
             // Without an identity the agent could not reconcile it after a restart: do not run it.
-            if pid > 0 {
-                signal_group(pid, Signal::SIGKILL);
-            }
+            signal_group(pid, Signal::SIGKILL);
             tokio::spawn(async move {
                 let _ = child.wait().await;
             });
-            let source = result
-                .err()
-                .unwrap_or_else(|| io::Error::other("the child has no pid"));
             Err(RuntimeError::Identity { pid, source })
         }
     }
-}
-
-/// Opens `container.log` for appending, once for stdout and once (a duplicate) for stderr.
-fn open_output(path: &std::path::Path) -> io::Result<(File, File)> {
-    let stdout = open_append(path)?;
-    let stderr = stdout.try_clone()?;
-    Ok((stdout, stderr))
 }
 
 fn spawn_error(program: &str, source: io::Error) -> RuntimeError {
@@ -481,6 +485,9 @@ struct Supervisor {
     started: Instant,
     started_at: Timestamp,
     cgroup: Option<RunCgroup>,
+    pool: Arc<Pool>,
+    /// The limits the cgroup was given.
+    resources: Resources,
     /// The highest memory use seen, where the kernel keeps no peak of its own.
     sampled_peak: Option<u64>,
 }
@@ -646,7 +653,7 @@ impl Supervisor {
             }),
             OomSign::None => false,
         };
-        remove_cgroup(cgroup, &mut self.log).await;
+        remove_cgroup(&self.pool, cgroup, self.resources, &mut self.log).await;
         (usage, oom)
     }
 

@@ -9,6 +9,7 @@
 //!  parent: open cgroup.procs ─fork─▶ child: write "0" to each, then exec
 //!                 │
 //!  after the run: usage(), oom(), signal_all(SIGKILL) for leftovers, remove()
+//!                 (on v1 kept for the next run while runs keep coming: pool.rs)
 //! ```
 //!
 //! Why our own and not a crate: the v2 root must come from the mounts (hybrid hosts mount it at
@@ -18,6 +19,7 @@ mod files;
 mod hierarchy;
 mod join;
 mod mounts;
+mod pool;
 mod probe;
 mod run;
 
@@ -27,6 +29,7 @@ use serde::{Deserialize, Serialize};
 
 pub(crate) use hierarchy::Hierarchy;
 pub(crate) use join::Confinement;
+pub(crate) use pool::Pool;
 pub(crate) use probe::cgroup_of_pid;
 pub(crate) use run::{OomSign, RunCgroup};
 

@@ -45,8 +45,11 @@ struct Dir {
 /// A run's cgroup, in every hierarchy that rota uses.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct RunCgroup {
-    version: Version,
+    pub(super) version: Version,
     dirs: Vec<Dir>,
+    /// The OOM kills the kernel had counted when this run got the cgroup: a reused cgroup
+    /// (see [`super::pool`]) keeps the count of the runs before, which v1 cannot reset.
+    oom_base: u64,
 }
 
 impl Hierarchy {
@@ -88,6 +91,7 @@ impl Hierarchy {
     fn run(&self, name: &str) -> RunCgroup {
         RunCgroup {
             version: self.version,
+            oom_base: 0,
             dirs: self
                 .parents
                 .iter()
@@ -125,6 +129,7 @@ impl RunCgroup {
     pub(crate) fn existing(version: Version, dirs: Vec<(PathBuf, Vec<String>)>) -> RunCgroup {
         RunCgroup {
             version,
+            oom_base: 0,
             dirs: dirs
                 .into_iter()
                 .map(|(path, controllers)| Dir {
@@ -284,7 +289,7 @@ impl RunCgroup {
         };
         let text = files::read(dir, file).unwrap_or_default();
         match files::keyed(&text, "oom_kill") {
-            Some(kills) => OomSign::Kills(kills),
+            Some(kills) => OomSign::Kills(kills.saturating_sub(self.oom_base)),
             None if failcnt.unwrap_or(0) > 0 => OomSign::LimitHit,
             None => OomSign::None,
         }
@@ -334,6 +339,78 @@ impl RunCgroup {
                     pause = (pause * 2).min(Duration::from_millis(50));
                 }
             }
+        }
+    }
+}
+
+impl RunCgroup {
+    /// The same cgroup under the name `name` (v1 only: v2 cannot rename). On failure, the
+    /// cgroup as it now is (some directories may have been renamed) and the error.
+    pub(super) fn rename(self, name: &str) -> Result<RunCgroup, (RunCgroup, io::Error)> {
+        let mut renamed = self.clone();
+        for dir in &mut renamed.dirs {
+            let to = dir.parent.join(name);
+            if let Err(e) = fs::rename(&dir.path, &to) {
+                return Err((renamed, e));
+            }
+            dir.path = to;
+        }
+        Ok(renamed)
+    }
+
+    /// Makes a cgroup that held an earlier run ready for a new one (v1): its high-water mark,
+    /// limit-hit count and CPU time back to zero, its OOM kill count taken as the new base,
+    /// and `resources` written where they differ from `before` (an absent limit is lifted).
+    pub(super) fn reset_for(
+        &mut self,
+        resources: &Resources,
+        before: &Resources,
+    ) -> io::Result<()> {
+        if let Some(dir) = self.with("memory") {
+            files::write(dir, "memory.max_usage_in_bytes", "0")?;
+            files::write(dir, "memory.failcnt", "0")?;
+            let text = files::read(dir, "memory.oom_control").unwrap_or_default();
+            self.oom_base = files::keyed(&text, "oom_kill").unwrap_or(0);
+        }
+        if let Some(dir) = self.with("cpuacct") {
+            files::write(dir, "cpuacct.usage", "0")?;
+        }
+        if resources.cores != before.cores
+            && resources.cores.is_none()
+            && let Some(dir) = self.with("cpu")
+        {
+            files::write(dir, "cpu.cfs_quota_us", "-1")?;
+        }
+        if resources.memory_bytes != before.memory_bytes
+            && let Some(dir) = self.with("memory")
+            && dir.join("memory.memsw.limit_in_bytes").exists()
+        {
+            // Memory plus swap may never be below memory alone: lift it before the change.
+            files::write(dir, "memory.memsw.limit_in_bytes", "-1")?;
+        }
+        if resources.memory_bytes != before.memory_bytes
+            && resources.memory_bytes.is_none()
+            && let Some(dir) = self.with("memory")
+        {
+            files::write(dir, "memory.limit_in_bytes", "-1")?;
+        }
+        let changed = Resources {
+            cores: resources.cores.filter(|_| resources.cores != before.cores),
+            memory_bytes: resources
+                .memory_bytes
+                .filter(|_| resources.memory_bytes != before.memory_bytes),
+        };
+        self.set_limits(&changed)
+    }
+
+    /// After a run, before the cgroup is kept for another (v1): gives back the memory still
+    /// charged to it (page cache the run left), so that the next run's peak starts from zero.
+    pub(super) fn release_memory(&self) -> io::Result<()> {
+        match self.with("memory") {
+            Some(dir) if files::read_u64(dir, "memory.usage_in_bytes").unwrap_or(0) > 0 => {
+                files::write(dir, "memory.force_empty", "0")
+            }
+            _ => Ok(()),
         }
     }
 }

@@ -224,3 +224,55 @@ fn v1_for_real_a_child_joins_its_cgroup_before_exec_and_the_cgroup_is_removed_af
         assert!(!parent.dir.exists(), "{} is left", parent.dir.display());
     }
 }
+
+#[test]
+fn v1_for_real_a_cgroup_is_reused_under_the_next_runs_name_with_fresh_counters_and_limits() {
+    let Some(hierarchy) = real_v1("pool") else {
+        return;
+    };
+    let pool = Pool::default();
+    let small = Resources::new(0.5, 32);
+    let first = pool.acquire(&hierarchy, "run-1-1", &small).unwrap();
+    let other = pool.acquire(&hierarchy, "run-2-1", &small).unwrap();
+    let memory = |name: &str| {
+        hierarchy
+            .parents
+            .iter()
+            .find(|p| p.has("memory"))
+            .map(|p| p.dir.join(name))
+            .unwrap()
+    };
+    // Another run is active: the first run's cgroup is kept, not removed.
+    assert_eq!(pool.release(first, small).unwrap(), 0);
+    assert!(memory("run-1-1").is_dir(), "kept for the next run");
+
+    let unlimited_cpu = Resources {
+        cores: None,
+        memory_bytes: Some(64 << 20),
+    };
+    let reused = pool.acquire(&hierarchy, "run-3-1", &unlimited_cpu).unwrap();
+    assert!(!memory("run-1-1").exists(), "renamed, not copied");
+    assert_eq!(reused.path(), memory("run-3-1"));
+    assert_eq!(
+        read(memory("run-3-1").join("memory.limit_in_bytes")).trim(),
+        (64u64 << 20).to_string()
+    );
+    if let Some(cpu) = hierarchy.parents.iter().find(|p| p.has("cpu")) {
+        assert_eq!(read(cpu.dir.join("run-3-1/cpu.cfs_quota_us")).trim(), "-1");
+    }
+    assert_eq!(reused.oom(), OomSign::Kills(0));
+    assert_eq!(reused.usage().cpu_time, Some(Duration::ZERO));
+
+    // The last active run takes every idle cgroup and the parents with it.
+    assert_eq!(pool.release(reused, unlimited_cpu).unwrap(), 0);
+    assert!(memory("run-2-1").is_dir());
+    assert_eq!(pool.release(other, small).unwrap(), 0);
+    assert!(
+        hierarchy.children().is_empty(),
+        "{:?}",
+        hierarchy.children()
+    );
+    for parent in &hierarchy.parents {
+        assert!(!parent.dir.exists(), "{} is left", parent.dir.display());
+    }
+}
