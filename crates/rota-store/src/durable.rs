@@ -4,9 +4,11 @@
 //!
 //! ```text
 //!  submit() ──▶ channel ──▶ writer thread: batch ─▶ redb commit (fsync) ─▶ apply ─▶ reply
-//!                                                   └─ every N commands: snapshot, trim log
+//!                                                   └─ every N commands or M run changes:
+//!                                                      snapshot, trim log
 //! ```
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -22,18 +24,30 @@ use crate::state::{Applied, State};
 
 const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
-const SNAPSHOT_KEY: &str = "snapshot";
+/// The snapshot, beside the redb file: the index of the last command it holds (u64,
+/// little-endian), then [`State::to_snapshot`]. A file of its own, because a value of hundreds
+/// of megabytes in redb is copied through its pages on every write, grows the file that a
+/// restart after a crash must check, and is slow to read back.
+const SNAPSHOT_FILE: &str = "snapshot.bin";
 const SCHEMA_KEY: &str = "schema";
 /// The version of the on-disk format; bumped on any incompatible change.
-const SCHEMA_VERSION: &[u8] = b"1";
+const SCHEMA_VERSION: &[u8] = b"2";
 /// Commands in one group commit at most.
 const MAX_BATCH: usize = 4096;
+/// redb's page cache. Its default (1 GiB) keeps every page written since the start in
+/// memory: the log is read only at recovery, so the OS page cache serves it as well and the
+/// server's memory stays with its state.
+const CACHE_BYTES: usize = 4 * 1024 * 1024;
 
 /// Tuning of the store.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
     /// Take a snapshot (and trim the log) after this many commands.
     pub snapshot_every: u64,
+    /// Take one as well after this many changes to runs (each run a command created or
+    /// changed counts once), however few commands made them: one `repair` makes thousands
+    /// of runs, and a restart replays every change the snapshot does not hold.
+    pub snapshot_changes: u64,
     /// How long to wait for the file's lock. After a crash, a process the crashed server had
     /// just forked for a run holds a copy of the file until it starts its program, so the
     /// lock comes free shortly after; a live server keeps it, and opening then fails.
@@ -44,6 +58,7 @@ impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
             snapshot_every: 20_000,
+            snapshot_changes: 100_000,
             lock_wait: Duration::from_secs(10),
         }
     }
@@ -54,7 +69,7 @@ fn create_database(path: &Path, wait: Duration) -> Result<Database, StoreError> 
     let deadline = std::time::Instant::now() + wait;
     let mut warned = false;
     loop {
-        match Database::create(path) {
+        match Database::builder().set_cache_size(CACHE_BYTES).create(path) {
             Err(redb::DatabaseError::DatabaseAlreadyOpen)
                 if std::time::Instant::now() < deadline =>
             {
@@ -106,6 +121,14 @@ pub enum StoreError {
     /// The file holds data this version cannot read.
     #[error("the data in {0} is corrupt or from an incompatible version: {1}")]
     Corrupt(PathBuf, String),
+    /// The snapshot file could not be read or written.
+    #[error("snapshot file {path}: {source}")]
+    SnapshotFile {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
     /// The writer has stopped (the process is shutting down).
     #[error("the store is closed")]
     Closed,
@@ -156,12 +179,6 @@ struct Proposal {
     reply: oneshot::Sender<Result<Applied, SubmitError>>,
 }
 
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Snapshot {
-    last_index: u64,
-    state: State,
-}
-
 /// A handle to the store; cheap to clone. When the last handle is dropped, the writer
 /// finishes what it was given and closes the file before the drop returns, so the store can
 /// be opened again at once.
@@ -202,11 +219,13 @@ impl Store {
         })?;
         let path = dir.join("rota.redb");
         let db = create_database(&path, options.lock_wait)?;
+        let snapshot_path = dir.join(SNAPSHOT_FILE);
         let Recovered {
             state,
             last_index,
             snapshot_index,
-        } = recover(&db, &path)?;
+            changes,
+        } = recover(&db, &path, &snapshot_path)?;
         let state = Arc::new(RwLock::new(state));
         let (proposals, inbox) = mpsc::channel();
         let (applied_tx, applied) = watch::channel(last_index);
@@ -215,10 +234,12 @@ impl Store {
             counters: counters.clone(),
             db,
             path,
+            snapshot_path,
             state: state.clone(),
             applied: applied_tx,
             last_index,
             snapshot_index,
+            changes,
             options,
         };
         let writer = std::thread::Builder::new()
@@ -278,9 +299,11 @@ struct Recovered {
     /// The index the snapshot covers: the log after it was replayed, and counts towards the
     /// next snapshot.
     snapshot_index: u64,
+    /// The changes to runs replayed from the log, which count towards the next snapshot.
+    changes: u64,
 }
 
-fn recover(db: &Database, path: &Path) -> Result<Recovered, StoreError> {
+fn recover(db: &Database, path: &Path, snapshot_path: &Path) -> Result<Recovered, StoreError> {
     let corrupt =
         |e: &dyn std::fmt::Display| StoreError::Corrupt(path.to_path_buf(), e.to_string());
     let txn = db.begin_write().map_err(engine)?;
@@ -307,30 +330,57 @@ fn recover(db: &Database, path: &Path) -> Result<Recovered, StoreError> {
     }
     txn.commit().map_err(engine)?;
 
-    let txn = db.begin_read().map_err(engine)?;
-    let meta = txn.open_table(META).map_err(engine)?;
-    let (mut state, mut last_index) = match meta.get(SNAPSHOT_KEY).map_err(engine)? {
+    let began = std::time::Instant::now();
+    let snapshot = match std::fs::read(snapshot_path) {
+        Ok(bytes) => Some(bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(source) => {
+            return Err(StoreError::SnapshotFile {
+                path: snapshot_path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let snapshot_bytes = snapshot.as_ref().map_or(0, Vec::len);
+    let (mut state, mut last_index) = match snapshot {
         Some(bytes) => {
-            let snapshot: Snapshot =
-                serde_json::from_slice(bytes.value()).map_err(|e| corrupt(&e))?;
-            (snapshot.state, snapshot.last_index)
+            let bad = |e: &dyn std::fmt::Display| {
+                StoreError::Corrupt(snapshot_path.to_path_buf(), e.to_string())
+            };
+            let (index, state) = bytes
+                .split_first_chunk::<8>()
+                .ok_or_else(|| bad(&"shorter than its index"))?;
+            let state = State::from_snapshot(state).map_err(|e| bad(&e))?;
+            (state, u64::from_le_bytes(*index))
         }
         None => (State::default(), 0),
     };
     let snapshot_index = last_index;
-    state.reindex();
+    let decoded = began.elapsed();
+    let txn = db.begin_read().map_err(engine)?;
     let log = txn.open_table(LOG).map_err(engine)?;
+    let mut changes = 0;
     for entry in log.range(last_index + 1..).map_err(engine)? {
         let (index, bytes) = entry.map_err(engine)?;
         let command: Command = serde_json::from_slice(bytes.value()).map_err(|e| corrupt(&e))?;
         // A refused command was refused the first time too; replay keeps the same outcome.
-        let _ = state.apply(&command);
+        if let Ok(applied) = state.apply(&command) {
+            changes += applied.runs.len() as u64;
+        }
         last_index = index.value();
     }
+    tracing::info!(
+        snapshot_bytes,
+        snapshot_ms = decoded.as_millis() as u64,
+        replayed = last_index - snapshot_index,
+        replay_ms = (began.elapsed() - decoded).as_millis() as u64,
+        "store recovered"
+    );
     Ok(Recovered {
         state,
         last_index,
         snapshot_index,
+        changes,
     })
 }
 
@@ -338,10 +388,13 @@ struct Writer {
     counters: Arc<Counters>,
     db: Database,
     path: PathBuf,
+    snapshot_path: PathBuf,
     state: Arc<RwLock<State>>,
     applied: watch::Sender<u64>,
     last_index: u64,
     snapshot_index: u64,
+    /// Changes to runs since the last snapshot.
+    changes: u64,
     options: StoreOptions,
 }
 
@@ -356,9 +409,9 @@ impl Writer {
                 }
             }
             self.commit(batch);
-            if self.last_index - self.snapshot_index >= self.options.snapshot_every
-                && let Err(e) = self.snapshot()
-            {
+            let due = self.last_index - self.snapshot_index >= self.options.snapshot_every
+                || self.changes >= self.options.snapshot_changes;
+            if due && let Err(e) = self.snapshot() {
                 tracing::error!(error = %e, path = %self.path.display(), "snapshot failed; the log keeps growing");
             }
         }
@@ -381,6 +434,11 @@ impl Writer {
                 .collect()
         };
         self.last_index += batch.len() as u64;
+        self.changes += results
+            .iter()
+            .flatten()
+            .map(|applied| applied.runs.len() as u64)
+            .sum::<u64>();
         self.counters
             .commands
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
@@ -404,38 +462,53 @@ impl Writer {
         txn.commit().map_err(engine)
     }
 
+    /// Writes the snapshot file durably (a new file renamed over the old one), then trims
+    /// the log it covers: a crash between the two leaves commands the snapshot already
+    /// holds, which recovery skips.
     fn snapshot(&mut self) -> Result<(), StoreError> {
         let bytes = {
             let state = self.state.read().unwrap_or_else(|e| e.into_inner());
-            serde_json::to_vec(&SnapshotRef {
-                last_index: self.last_index,
-                state: &state,
+            let index = self.last_index;
+            write_file_durably(&self.snapshot_path, |out| {
+                out.write_all(&index.to_le_bytes())?;
+                state.write_snapshot(out)
             })
-            .map_err(engine)?
-        };
+        }
+        .map_err(|source| StoreError::SnapshotFile {
+            path: self.snapshot_path.clone(),
+            source,
+        })?;
         let txn = self.db.begin_write().map_err(engine)?;
         {
-            let mut meta = txn.open_table(META).map_err(engine)?;
-            meta.insert(SNAPSHOT_KEY, bytes.as_slice())
-                .map_err(engine)?;
             let mut log = txn.open_table(LOG).map_err(engine)?;
             log.retain_in(..=self.last_index, |_, _| false)
                 .map_err(engine)?;
         }
         txn.commit().map_err(engine)?;
         self.snapshot_index = self.last_index;
+        self.changes = 0;
         self.counters.snapshots.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(
-            index = self.last_index,
-            bytes = bytes.len(),
-            "snapshot taken"
-        );
+        tracing::info!(index = self.last_index, bytes, "snapshot taken");
         Ok(())
     }
 }
 
-#[derive(serde::Serialize)]
-struct SnapshotRef<'a> {
-    last_index: u64,
-    state: &'a State,
+/// Replaces `path` with what `write` writes, so that a crash leaves either the old file or the
+/// new one; returns the new file's size.
+fn write_file_durably(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> std::io::Result<u64> {
+    let partial = path.with_extension("partial");
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&partial)?);
+    write(&mut out)?;
+    let file = out.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    let size = file.metadata()?.len();
+    drop(file);
+    std::fs::rename(&partial, path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(size)
 }

@@ -21,4 +21,4 @@ pub use raft::{
     LeaderAddr, Leadership, Member, MemberId, MembershipError, RaftRpc, Role, RpcError,
 };
 pub use refusal::Refusal;
-pub use state::{AppEntry, AppVersion, Applied, NodeEntry, QueueSlot, State};
+pub use state::{AppEntry, AppVersion, Applied, NodeEntry, QueueSlot, SnapshotError, State};

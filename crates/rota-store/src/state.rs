@@ -137,16 +137,43 @@ struct Indexes {
 }
 
 impl State {
-    /// Rebuilds the indexes after the state was loaded from a snapshot.
+    /// Rebuilds the indexes from the runs.
     pub fn reindex(&mut self) {
-        self.index = Indexes::default();
+        let mut by_app_time: Vec<(&str, &str, Timestamp, RunId)> = self
+            .runs
+            .values()
+            .map(|r| (r.name.as_str(), r.queue.as_str(), r.schedule_time, r.id))
+            .collect();
+        by_app_time.sort_unstable();
+        let by_app_time = by_app_time
+            .into_iter()
+            .map(|(name, queue, time, id)| {
+                let key = AppKey {
+                    name: name.to_owned(),
+                    queue: queue.to_owned(),
+                };
+                ((key, time), id)
+            })
+            .collect();
+        self.reindex_with(by_app_time);
+    }
+
+    /// Rebuilds the indexes from the runs, given the index by app and schedule time (the
+    /// largest, built by whoever has the runs in its order already).
+    fn reindex_with(&mut self, by_app_time: BTreeMap<(AppKey, Timestamp), RunId>) {
+        self.index = Indexes {
+            by_app_time,
+            ..Indexes::default()
+        };
         self.index_edges();
-        let ids: Vec<RunId> = self.runs.keys().copied().collect();
-        for id in ids {
-            let run = &self.runs[&id];
-            self.index
-                .by_app_time
-                .insert((run.app(), run.schedule_time), id);
+        // Only the runs that are not ended are in the other indexes.
+        let active: Vec<RunId> = self
+            .runs
+            .values()
+            .filter(|r| !r.state.is_ended())
+            .map(|r| r.id)
+            .collect();
+        for id in active {
             self.index_state(id, None);
         }
     }
@@ -977,6 +1004,9 @@ mod apps_by_key {
 mod depends;
 mod import;
 mod nodes;
+mod snapshot;
+
+pub use snapshot::SnapshotError;
 
 pub use nodes::NodeEntry;
 mod reports;

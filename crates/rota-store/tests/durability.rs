@@ -2,9 +2,9 @@
 //! `kill -9`; the log is group-committed and bounded by snapshots; a file this version cannot
 //! read is refused.
 //!
-//! These tests read the redb file directly where they check the on-disk format: the tables
-//! `meta` (`&str -> bytes`: `schema`, `snapshot`) and `log` (`u64 -> JSON command`) in
-//! `rota.redb` under the data directory.
+//! These tests read the files directly where they check the on-disk format: the tables
+//! `meta` (`&str -> bytes`: `schema`) and `log` (`u64 -> JSON command`) in `rota.redb`, and
+//! `snapshot.bin`, under the data directory.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -256,6 +256,53 @@ async fn snapshots_bound_the_log_and_a_store_reopened_from_one_has_the_same_stat
     assert_eq!(*store.watch().borrow(), last);
 }
 
+/// One `repair` makes a run per fire time in one command: a snapshot follows it once it has
+/// made `snapshot_changes` runs, so a restart does not replay them however few commands made
+/// them, and the store reopens to the same state from that snapshot alone.
+#[tokio::test]
+async fn a_command_that_makes_many_runs_brings_a_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = StoreOptions {
+        snapshot_every: 1_000,
+        snapshot_changes: 50,
+        ..StoreOptions::default()
+    };
+    let store = Store::open(dir.path(), options.clone()).unwrap();
+    store
+        .submit(Command::AddApp {
+            spec: spec("etl"),
+            at: t(0),
+        })
+        .await
+        .unwrap();
+    store
+        .submit(Command::Rerun {
+            rerun: rota_store::Rerun {
+                app: key("etl"),
+                mode: rota_store::RerunMode::Repair,
+                begin: t(0),
+                end: t(99),
+                fire_times: (0..100).map(t).collect(),
+                cascade: false,
+            },
+            at: t(100),
+        })
+        .await
+        .unwrap();
+    let before = state_of(&store);
+    // Dropping the store waits for the writer, which snapshots after it has replied.
+    drop(store);
+    assert_eq!(
+        log_indexes(dir.path()),
+        Vec::<u64>::new(),
+        "the log was trimmed"
+    );
+
+    let store = Store::open(dir.path(), options).unwrap();
+    assert_eq!(store.read(|s| s.run_count()), 100);
+    assert_eq!(state_of(&store), before);
+}
+
 /// Regression: on reopening, the commands replayed from the log were counted as if a
 /// snapshot covered them, so the log could grow to twice `snapshot_every` across restarts.
 #[tokio::test]
@@ -443,14 +490,14 @@ async fn concurrent_submits_are_all_applied_acknowledged_and_group_committed() {
 #[test]
 fn a_store_written_by_another_schema_version_is_refused_as_corrupt() {
     let dir = tempfile::tempdir().unwrap();
-    write_meta(dir.path(), "schema", b"2");
+    write_meta(dir.path(), "schema", b"1");
     match Store::open(dir.path(), StoreOptions::default()) {
         Err(StoreError::Corrupt(path, message)) => {
             assert_eq!(path, db_path(dir.path()));
-            assert!(message.contains("schema version 2"), "{message}");
+            assert!(message.contains("schema version 1"), "{message}");
         }
         Err(other) => panic!("expected Corrupt, got {other}"),
-        Ok(_) => panic!("a store of schema version 2 was opened"),
+        Ok(_) => panic!("a store of schema version 1 was opened"),
     }
 }
 
@@ -458,15 +505,15 @@ fn a_store_written_by_another_schema_version_is_refused_as_corrupt() {
 fn a_snapshot_that_cannot_be_read_is_refused_as_corrupt() {
     let dir = tempfile::tempdir().unwrap();
     drop(open(dir.path(), 5));
-    write_meta(
-        dir.path(),
-        "snapshot",
-        b"{\"last_index\": 3, \"state\": [1, 2]}",
-    );
-    assert!(matches!(
-        Store::open(dir.path(), StoreOptions::default()),
-        Err(StoreError::Corrupt(..))
-    ));
+    let file = dir.path().join("snapshot.bin");
+    for garbage in [&b"\x03\0\0"[..], b"\x03\0\0\0\0\0\0\0{\"state\": [1, 2]}"] {
+        std::fs::write(&file, garbage).unwrap();
+        match Store::open(dir.path(), StoreOptions::default()) {
+            Err(StoreError::Corrupt(path, _)) => assert_eq!(path, file),
+            Err(other) => panic!("expected Corrupt, got {other:?}"),
+            Ok(_) => panic!("a snapshot of garbage was read"),
+        }
+    }
 }
 
 #[test]

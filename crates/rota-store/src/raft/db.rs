@@ -1,13 +1,13 @@
 //! The redb file of a Raft member: its log, its vote and commit point, and its last snapshot.
 //!
 //! `raft.redb` is separate from the single-process store's `rota.redb`, in the same family:
-//! tables of JSON values, and a schema version checked at open.
+//! tables of JSON values (but the snapshot's data), and a schema version checked at open.
 //!
 //! | table | key | value |
 //! |---|---|---|
 //! | `raft_log` | index (u64) | JSON entry |
 //! | `raft_meta` | `schema`, `vote`, `committed`, `last_purged` | JSON |
-//! | `raft_snapshot` | `meta`, `data` | JSON snapshot metadata; JSON [`State`](crate::State) |
+//! | `raft_snapshot` | `meta`, `data` | JSON snapshot metadata; [`State::to_snapshot`](crate::State::to_snapshot) |
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -30,7 +30,7 @@ pub(crate) const SNAPSHOT_META_KEY: &str = "meta";
 pub(crate) const SNAPSHOT_DATA_KEY: &str = "data";
 const SCHEMA_KEY: &str = "schema";
 /// The version of the on-disk format; bumped on any incompatible change.
-const SCHEMA_VERSION: &[u8] = b"1";
+const SCHEMA_VERSION: &[u8] = b"2";
 
 /// The name of the file in the data directory.
 pub(crate) const FILE_NAME: &str = "raft.redb";

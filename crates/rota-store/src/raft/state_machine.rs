@@ -1,7 +1,7 @@
 //! The state-machine adapter: applies committed entries' commands to the [`State`], answers
 //! the proposer with what the state machine said, and builds and installs snapshots.
 //!
-//! The state lives in memory; its last snapshot (the JSON [`State`] with openraft's metadata)
+//! The state lives in memory; its last snapshot ([`State::to_snapshot`] with openraft's metadata)
 //! is kept in the member's redb file. On start the snapshot is loaded and openraft re-applies
 //! the committed log after it, so a restarted member rebuilds the same state.
 
@@ -68,11 +68,9 @@ impl StateMachine {
     }
 }
 
-/// A snapshot's JSON is the [`State`] without its indexes; they are rebuilt here.
+/// A snapshot's data is [`State::to_snapshot`]'s; the indexes are rebuilt as it is decoded.
 fn decode_state(data: &[u8]) -> io::Result<State> {
-    let mut state: State = serde_json::from_slice(data).map_err(io_err)?;
-    state.reindex();
-    Ok(state)
+    State::from_snapshot(data).map_err(io_err)
 }
 
 fn read_snapshot(db: &Database) -> io::Result<Option<(SnapshotMeta, Vec<u8>)>> {
@@ -108,7 +106,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
     async fn build_snapshot(&mut self) -> Result<Snapshot, io::Error> {
         let (meta, data) = {
             let machine = self.machine.read().unwrap_or_else(|e| e.into_inner());
-            let data = serde_json::to_vec(&machine.state).map_err(io_err)?;
+            let data = machine.state.to_snapshot();
             let meta = SnapshotMeta {
                 last_log_id: machine.last_applied,
                 last_membership: machine.membership.clone(),

@@ -360,7 +360,7 @@ pub(super) fn snapshot_of(state: &State) -> (String, Indexes) {
 /// The invariants every state must keep, stated as what is wrong when they do not hold:
 ///
 /// - the indexes are exactly those rebuilt from the runs by `reindex` (what a restart from a
-///   snapshot computes), and a state restored from its serialization reads the same;
+///   snapshot computes), and a state restored from its snapshot is the same and reads the same;
 /// - at most one run exists per (app, schedule time), and `run_at` finds it;
 /// - every run can be reached from the index of its state (queued runs in their queue's slot
 ///   set, running ones in `running`, pending ones in `pending`, every active run under its
@@ -375,10 +375,11 @@ pub(super) fn check_invariants(state: &State) -> Result<(), String> {
         ));
     }
 
-    let mut restored: State =
-        serde_json::from_str(&serde_json::to_string(state).map_err(|e| format!("serialize: {e}"))?)
-            .map_err(|e| format!("deserialize: {e}"))?;
-    restored.reindex();
+    let restored =
+        State::from_snapshot(&state.to_snapshot()).map_err(|e| format!("snapshot: {e}"))?;
+    if snapshot_of(&restored) != snapshot_of(state) {
+        return Err("a state restored from its snapshot differs".into());
+    }
     if restored.queued() != state.queued() {
         return Err("a restored state queues runs differently".into());
     }
