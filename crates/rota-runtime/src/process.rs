@@ -132,9 +132,10 @@ impl ProcessRuntime {
     /// not grow with the agent's memory. A failure to start is returned and, except when the log directory itself is not
     /// writable, also written to `start.log`.
     ///
-    /// Must be called within a tokio runtime. Does small synchronous file operations (directory
-    /// creation, opening a few files, one `/proc` read) on the calling thread; the cgroup is
-    /// made on a blocking thread.
+    /// Must be called within a tokio runtime. The file operations (log and working
+    /// directories, log files, the cgroup, the spawn, one `/proc` read) run on blocking
+    /// threads: a directory made on a busy file system can take milliseconds, and the async
+    /// threads must go on answering requests meanwhile.
     pub async fn start(&self, spec: ProcessSpec) -> Result<RunningProcess, RuntimeError> {
         self.start_with_killer(spec, Killer::new()).await
     }
@@ -146,7 +147,12 @@ impl ProcessRuntime {
         spec: ProcessSpec,
         killer: Killer,
     ) -> Result<RunningProcess, RuntimeError> {
-        let mut log = open_logs(&spec)?;
+        let program = spec.argv.first().cloned().unwrap_or_default();
+        let mut log = blocking(&program, {
+            let spec = spec.clone();
+            move || open_logs(&spec)
+        })
+        .await?;
         let cgroup = match self.make_cgroup(&spec).await {
             Ok(cgroup) => cgroup,
             Err(err) => {
@@ -173,8 +179,15 @@ impl ProcessRuntime {
             },
             None => Confinement::rlimits(spec.resources.memory_bytes),
         };
-        let spawned = spawn(&spec, &confinement);
-        drop(confinement);
+        let spawned = blocking(&program, {
+            let spec = spec.clone();
+            move || {
+                let spawned = spawn(&spec, &confinement);
+                drop(confinement);
+                spawned
+            }
+        })
+        .await;
         let spawned = match spawned {
             Ok(spawned) => spawned,
             Err(err) => {
@@ -307,6 +320,19 @@ async fn remove_cgroup(
             tracing::warn!(cgroup = %path.display(), %err, "a run's cgroup is left behind");
         }
     }
+}
+
+/// Runs `work` on a blocking thread; a panic there is a failure to start `program`.
+async fn blocking<T: Send + 'static>(
+    program: &str,
+    work: impl FnOnce() -> Result<T, RuntimeError> + Send + 'static,
+) -> Result<T, RuntimeError> {
+    tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| {
+        Err(RuntimeError::Spawn {
+            program: program.to_string(),
+            source: io::Error::other(e),
+        })
+    })
 }
 
 /// Creates the log directory, opens `start.log` and writes the attempt separator.
