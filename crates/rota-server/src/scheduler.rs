@@ -35,11 +35,12 @@ pub(crate) async fn run(ctx: Context) {
         }
         let now = ctx.now();
         plan_id += 1;
-        let (plan, next_retry) = ctx.store.read(|s| {
+        let (plan, next_retry, planned_on) = ctx.store.read(|s| {
             let (snapshot, next_retry) = snapshot(s, &reservations, now, ROUND_WINDOW);
             (
                 scheduler.plan(&snapshot, &Params::new(plan_id, now)),
                 next_retry,
+                s.scheduling_epoch(),
             )
         });
         reservations = plan.reservations.clone();
@@ -109,9 +110,28 @@ pub(crate) async fn run(ctx: Context) {
                 .max(jiff::SignedDuration::ZERO)
                 .unsigned_abs()
         });
+        // The next round, once something it looks at changed (its own placements count), or
+        // a retry's backoff is over. A change it would not see (a run reported started)
+        // wakes no round.
+        let retry = async {
+            match retry_wait {
+                Some(wait) => tokio::time::sleep(wait).await,
+                None => std::future::pending().await,
+            }
+        };
+        let relevant = async {
+            loop {
+                if changes.changed().await.is_err() {
+                    return false;
+                }
+                if ctx.store.read(|s| s.scheduling_epoch()) != planned_on {
+                    return true;
+                }
+            }
+        };
         tokio::select! {
-            changed = changes.changed() => if changed.is_err() { return },
-            () = async { tokio::time::sleep(retry_wait.expect("guarded")).await }, if retry_wait.is_some() => {}
+            open = relevant => if !open { return },
+            () = retry => {}
         }
     }
 }

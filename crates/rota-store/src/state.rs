@@ -121,6 +121,10 @@ pub struct State {
     nodes: BTreeMap<String, nodes::NodeEntry>,
     #[serde(skip)]
     index: Indexes,
+    /// Counts the changes that can change a scheduling decision (see
+    /// [`State::scheduling_epoch`]); not persisted, only compared within one process.
+    #[serde(skip)]
+    scheduling_epoch: u64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -815,6 +819,7 @@ impl State {
             return Err(bad("a quota or a guaranteed minimum cannot be negative"));
         }
         self.queues.insert(queue.name.clone(), queue.clone());
+        self.scheduling_changed();
         Ok(())
     }
 
@@ -903,7 +908,25 @@ impl State {
         Ok(())
     }
 
+    /// A number that changes whenever something a scheduling round looks at may have
+    /// changed: the queued or running runs, the nodes, the queues. Anything else (a run
+    /// reported started, a record's reason, an app's later version) leaves it alone, so the
+    /// scheduler can skip a round that would see what the last one saw.
+    pub fn scheduling_epoch(&self) -> u64 {
+        self.scheduling_epoch
+    }
+
+    /// Notes a change that a scheduling round may decide differently after.
+    pub(super) fn scheduling_changed(&mut self) {
+        self.scheduling_epoch += 1;
+    }
+
     fn index_state(&mut self, id: RunId, from: Option<RunState>) {
+        let to = self.runs[&id].state;
+        let schedulable = |s: RunState| matches!(s, RunState::Queued | RunState::Running);
+        if from != Some(to) && (schedulable(to) || from.is_some_and(schedulable)) {
+            self.scheduling_changed();
+        }
         let run = &self.runs[&id];
         let key = run.app();
         let slot = |state: &State| QueueSlot {

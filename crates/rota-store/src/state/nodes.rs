@@ -79,6 +79,7 @@ impl State {
                 registered_at: at,
             },
         );
+        self.scheduling_changed();
         Ok(())
     }
 
@@ -94,6 +95,7 @@ impl State {
             .get_mut(&node.0)
             .ok_or_else(|| Refusal::NodeNotFound(node.clone()))?;
         entry.state = state;
+        self.scheduling_changed();
         if state == NodeState::Down {
             let lost: Vec<(RunId, u32)> = self
                 .running()

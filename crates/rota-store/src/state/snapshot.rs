@@ -189,6 +189,7 @@ impl State {
             queues: rest.queues,
             nodes: rest.nodes,
             index: Default::default(),
+            scheduling_epoch: 0,
         };
         state.reindex_with(by_app_time);
         Ok(state)

@@ -141,3 +141,26 @@ fn an_empty_batch_changes_nothing() {
     assert_eq!(batch(&mut s, Vec::new()), Applied::default());
     assert_eq!(super::snapshot_of(&s.state), before);
 }
+
+#[test]
+fn the_scheduling_epoch_moves_with_what_a_round_sees_and_not_with_a_start_report() {
+    let mut s = Scenario::new();
+    let app = s.add(app("a").no_cron().build());
+    let epoch = |s: &Scenario| s.state.scheduling_epoch();
+    let before = epoch(&s);
+    let run = s.queued_run(&app, t(1));
+    let queued = epoch(&s);
+    assert_ne!(queued, before, "a new queued run");
+    s.place(&[run], "n1");
+    let placed = epoch(&s);
+    assert_ne!(placed, queued, "a placement");
+    let attempt = s.run(run).attempts;
+    s.started(run, attempt).unwrap();
+    assert_eq!(
+        epoch(&s),
+        placed,
+        "a start report changes nothing a round sees"
+    );
+    s.finished(run, attempt, Ending::Succeeded).unwrap();
+    assert_ne!(epoch(&s), placed, "an ended run frees its capacity");
+}
