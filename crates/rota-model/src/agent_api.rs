@@ -98,7 +98,11 @@ pub struct Assignments {
 
 /// What an agent tells the server about an attempt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
+#[serde(
+    rename_all = "snake_case",
+    tag = "kind",
+    try_from = "crate::agent_wire::WireReport"
+)]
 pub enum AgentReport {
     /// The attempt started.
     Started {

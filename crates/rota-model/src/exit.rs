@@ -63,7 +63,11 @@ pub struct Usage {
 
 /// Whether an attempt's `cores` and `mems` were enforced on its node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
+#[serde(
+    tag = "state",
+    rename_all = "snake_case",
+    try_from = "crate::agent_wire::WireLimits"
+)]
 pub enum Limits {
     /// Enforced by the kernel: a cgroup's CPU quota and memory limit, or Docker's.
     Enforced {

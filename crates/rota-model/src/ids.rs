@@ -83,6 +83,52 @@ impl FromStr for AppKey {
     }
 }
 
+/// An app's key as two borrowed parts, for looking up a map keyed by [`AppKey`] without
+/// building (and allocating) a key: `map.get(&("etl", "default") as &dyn AppKeyParts)`.
+pub trait AppKeyParts {
+    /// The name and the queue.
+    fn parts(&self) -> (&str, &str);
+}
+
+impl AppKeyParts for AppKey {
+    fn parts(&self) -> (&str, &str) {
+        (&self.name, &self.queue)
+    }
+}
+
+impl AppKeyParts for (&str, &str) {
+    fn parts(&self) -> (&str, &str) {
+        *self
+    }
+}
+
+impl<'a> std::borrow::Borrow<dyn AppKeyParts + 'a> for AppKey {
+    fn borrow(&self) -> &(dyn AppKeyParts + 'a) {
+        self
+    }
+}
+
+// Ordered, compared and hashed as `AppKey`'s derives do: name, then queue.
+impl PartialEq for dyn AppKeyParts + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts() == other.parts()
+    }
+}
+
+impl Eq for dyn AppKeyParts + '_ {}
+
+impl PartialOrd for dyn AppKeyParts + '_ {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for dyn AppKeyParts + '_ {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.parts().cmp(&other.parts())
+    }
+}
+
 /// A run's id (Cosmos' `mid`), assigned in log order by the state machine.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
@@ -125,6 +171,35 @@ mod tests {
         assert_eq!(key.name, "video_client_upload_metrics");
         assert_eq!(key.queue, "pinot");
         assert_eq!(key.to_string(), "video_client_upload_metrics:pinot");
+    }
+
+    #[test]
+    fn borrowed_parts_find_what_the_key_finds_and_order_alike() {
+        let pairs = [
+            ("a", "b"),
+            ("a", "ba"),
+            ("ab", ""),
+            ("a-", "z"),
+            ("b", "a"),
+            ("", ""),
+        ];
+        let keys: Vec<AppKey> = pairs
+            .iter()
+            .map(|(n, q)| AppKey {
+                name: n.to_string(),
+                queue: q.to_string(),
+            })
+            .collect();
+        let map: std::collections::BTreeMap<AppKey, usize> =
+            keys.iter().cloned().zip(0..).collect();
+        for (i, (a, pa)) in keys.iter().zip(&pairs).enumerate() {
+            assert_eq!(map.get(pa as &dyn AppKeyParts), Some(&i));
+            for (b, pb) in keys.iter().zip(&pairs) {
+                let by_parts = (pa as &dyn AppKeyParts).cmp(pb as &dyn AppKeyParts);
+                assert_eq!(a.cmp(b), by_parts, "{a} vs {b}");
+            }
+        }
+        assert_eq!(map.get(&("a", "c") as &dyn AppKeyParts), None);
     }
 
     #[test]

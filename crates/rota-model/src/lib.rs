@@ -6,6 +6,7 @@
 //! database bundled into the binary, so every replica computes the same fire times.
 
 pub mod agent_api;
+mod agent_wire;
 pub mod api;
 pub mod cosmos;
 pub mod cron;
@@ -19,7 +20,7 @@ pub mod spec;
 pub mod timefmt;
 
 pub use exit::{ExitReason, Limits, Usage};
-pub use ids::{AppKey, IdError, NodeId, RunId};
+pub use ids::{AppKey, AppKeyParts, IdError, NodeId, RunId};
 pub use record::{Attempt, Ending, Origin, ProcessRef, Run};
 pub use run::{RunState, Transition, TransitionError};
 pub use spec::{AppSpec, Catchup, Concurrency, SpecError};

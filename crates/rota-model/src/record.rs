@@ -150,6 +150,11 @@ impl Run {
         }
     }
 
+    /// The app this run belongs to, as borrowed parts: a lookup key that allocates nothing.
+    pub fn app_parts(&self) -> (&str, &str) {
+        (&self.name, &self.queue)
+    }
+
     /// True if the run belongs to `app`.
     pub fn is_of(&self, app: &AppKey) -> bool {
         self.name == app.name && self.queue == app.queue

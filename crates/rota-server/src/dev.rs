@@ -202,8 +202,7 @@ async fn configure(store: &Backend, config: &ServerConfig) -> Result<(), DevErro
 /// decides the rest.
 fn reconcile(store: &Backend, agent: &Agent) {
     let running: Vec<_> = store.read(|s| {
-        s.running()
-            .filter(|r| r.node.as_ref() == Some(agent.node()))
+        s.running_on(agent.node())
             .map(|r| (r.id, r.attempts, r.process))
             .collect()
     });

@@ -9,7 +9,9 @@ use rota_agent::Assignment;
 use rota_model::placement::{Constraint, Operator};
 use rota_model::spec::COSMOS_EXTENDED;
 use rota_model::{AppSpec, NodeId, RunId};
-use rota_sched::{Node, Params, QueuedRun, Request, Reservation, RunningRun, Scheduler, Snapshot};
+use rota_sched::{
+    Node, Params, Plan, QueuedRun, Request, Reservation, RunningRun, Scheduler, Snapshot,
+};
 use rota_store::{Command, State};
 
 use crate::context::Context;
@@ -17,7 +19,7 @@ use crate::context::Context;
 /// Runs the loop until the store closes.
 pub(crate) async fn run(ctx: Context) {
     let mut changes = ctx.store.watch();
-    let scheduler = Scheduler::default();
+    let scheduler = Arc::new(Scheduler::default());
     let mut plan_id = 0;
     let mut reservations: Vec<Reservation> = Vec::new();
     loop {
@@ -35,14 +37,11 @@ pub(crate) async fn run(ctx: Context) {
         }
         let now = ctx.now();
         plan_id += 1;
-        let (plan, next_retry, planned_on) = ctx.store.read(|s| {
-            let (snapshot, next_retry) = snapshot(s, &reservations, now, ROUND_WINDOW);
-            (
-                scheduler.plan(&snapshot, &Params::new(plan_id, now)),
-                next_retry,
-                s.scheduling_epoch(),
-            )
-        });
+        let (planned, next_retry, planned_on, plan) =
+            match plan_round(&ctx, &scheduler, reservations, now, plan_id).await {
+                Ok(round) => round,
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
+            };
         reservations = plan.reservations.clone();
         let plan = Arc::new(plan);
         *ctx.latest_plan.lock().unwrap_or_else(|e| e.into_inner()) = Some(plan.clone());
@@ -57,14 +56,16 @@ pub(crate) async fn run(ctx: Context) {
             }
         }
         // Optimistic planning: what still fits in fresh state is committed, the rest waits
-        // for the next round.
+        // for the next round. When nothing a round looks at changed since the plan was
+        // made, the planned snapshot is the fresh one.
         let recheck = if plan.placements.is_empty() && plan.preemptions.is_empty() {
             rota_sched::Recheck::default()
         } else {
-            ctx.store.read(|s| {
-                let (fresh, _) = snapshot(s, &reservations, now, ROUND_WINDOW);
-                scheduler.recheck(&plan, &fresh)
-            })
+            let fresh = ctx.store.read(|s| {
+                (s.scheduling_epoch() != planned_on)
+                    .then(|| snapshot(s, &reservations, now, ROUND_WINDOW).0)
+            });
+            scheduler.recheck(&plan, fresh.as_ref().unwrap_or(&planned))
         };
         for (placement, why) in &recheck.refused {
             tracing::debug!(run = %placement.run, %why, "placement refused on recheck");
@@ -136,6 +137,32 @@ pub(crate) async fn run(ctx: Context) {
     }
 }
 
+/// A round's snapshot (with the next retry it saw and the scheduling epoch it was taken at)
+/// and its plan, made on a blocking thread: a round over thousands of runs takes
+/// milliseconds of CPU that would otherwise stall the requests and the Raft core sharing
+/// the async threads. Only the snapshot is taken under the state's lock, so that writes
+/// wait for the snapshot but not for the plan.
+async fn plan_round(
+    ctx: &Context,
+    scheduler: &Arc<Scheduler>,
+    reservations: Vec<Reservation>,
+    now: Timestamp,
+    plan_id: u64,
+) -> Result<(Snapshot, Option<Timestamp>, u64, Plan), tokio::task::JoinError> {
+    let (ctx, scheduler) = (ctx.clone(), scheduler.clone());
+    tokio::task::spawn_blocking(move || {
+        let ((planned, next_retry), planned_on) = ctx.store.read(|s| {
+            (
+                snapshot(s, &reservations, now, ROUND_WINDOW),
+                s.scheduling_epoch(),
+            )
+        });
+        let plan = scheduler.plan(&planned, &Params::new(plan_id, now));
+        (planned, next_retry, planned_on, plan)
+    })
+    .await
+}
+
 /// The snapshot as it is now, every queued run included, for `rota queues`.
 pub(crate) fn local_snapshot(ctx: &Context, state: &State) -> Snapshot {
     snapshot(state, &[], ctx.now(), usize::MAX).0
@@ -196,8 +223,14 @@ fn snapshot(
     // Cosmos' `server.labels`: once a node serves only some queues, each run may go only
     // to the nodes that serve its queue, through an attribute per served queue.
     let labelled = state.nodes().any(|(_, n)| !n.labels.is_empty());
-    let mut queues_seen: BTreeSet<String> = state.queued().keys().cloned().collect();
-    queues_seen.extend(state.running().map(|r| r.queue.clone()));
+    let queues_seen: BTreeSet<&str> = if labelled {
+        let queued = state.queued().keys().map(String::as_str);
+        queued
+            .chain(state.running().map(|r| r.queue.as_str()))
+            .collect()
+    } else {
+        BTreeSet::new()
+    };
     let mut requests: HashMap<*const AppSpec, Arc<Request>> = HashMap::new();
     let mut request = |spec: &AppSpec| {
         requests

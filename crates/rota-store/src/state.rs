@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use rota_model::api::{RunCounts, SkippedRun};
 use rota_model::depend::Depend;
 use rota_model::run::Transition;
-use rota_model::{AppKey, AppSpec, Concurrency, NodeId, Origin, Run, RunId, RunState};
+use rota_model::{AppKey, AppKeyParts, AppSpec, Concurrency, NodeId, Origin, Run, RunId, RunState};
 
 use crate::command::{AppFires, Command, Ending};
 use crate::refusal::Refusal;
@@ -134,6 +134,8 @@ struct Indexes {
     active_by_app: BTreeMap<AppKey, BTreeSet<RunId>>,
     queued: BTreeMap<String, BTreeSet<QueueSlot>>,
     running: BTreeSet<RunId>,
+    /// The running runs of each node (a run is placed with its node set).
+    running_on: BTreeMap<NodeId, BTreeSet<RunId>>,
     pending: BTreeSet<RunId>,
     pending_by_app: BTreeSet<(AppKey, Timestamp, RunId)>,
     upstreams: BTreeMap<AppKey, Vec<Depend>>,
@@ -233,6 +235,16 @@ impl State {
         self.index.running.iter().map(|id| &self.runs[id])
     }
 
+    /// The runs running on `node`.
+    pub fn running_on(&self, node: &NodeId) -> impl Iterator<Item = &Run> {
+        self.index
+            .running_on
+            .get(node)
+            .into_iter()
+            .flatten()
+            .map(|id| &self.runs[id])
+    }
+
     /// Pending runs.
     pub fn pending(&self) -> impl Iterator<Item = &Run> {
         self.index.pending.iter().map(|id| &self.runs[id])
@@ -240,7 +252,7 @@ impl State {
 
     /// The spec a run runs with (its version's), if its app still exists.
     pub fn spec_of(&self, run: &Run) -> Option<&AppSpec> {
-        let entry = self.apps.get(&run.app())?;
+        let entry = self.apps.get(&run.app_parts() as &dyn AppKeyParts)?;
         entry.version(run.version).map(|v| &v.spec)
     }
 
@@ -594,7 +606,7 @@ impl State {
     }
 
     /// How many runs of `app` are running now.
-    pub fn running_count(&self, app: &AppKey) -> usize {
+    pub fn running_count(&self, app: &dyn AppKeyParts) -> usize {
         self.index
             .active_by_app
             .get(app)
@@ -699,14 +711,15 @@ impl State {
         // The app's parallelism holds however many plans were made at once: the plan that
         // would exceed it is not applied for that run, which stays queued.
         let limit = self.spec_of(run).and_then(AppSpec::parallelism_limit);
-        if limit.is_some_and(|limit| self.running_count(&run.app()) >= limit as usize) {
+        if limit.is_some_and(|limit| self.running_count(&run.app_parts()) >= limit as usize) {
             return;
         }
+        // The node first: the index of each node's running runs is kept on the transition.
+        self.runs.get_mut(&id).expect("exists").node = Some(node.clone());
         self.transition(id, Transition::Place, at)
             .expect("a queued run can be placed");
         let run = self.runs.get_mut(&id).expect("exists");
         run.attempts += 1;
-        run.node = Some(node.clone());
         run.started_at = Some(at);
         run.ended_at = None;
         run.exit_code = None;
@@ -949,6 +962,14 @@ impl State {
                 }
                 RunState::Running => {
                     self.index.running.remove(&id);
+                    if let Some(node) = &self.runs[&id].node
+                        && let Some(on) = self.index.running_on.get_mut(node)
+                    {
+                        on.remove(&id);
+                        if on.is_empty() {
+                            self.index.running_on.remove(node);
+                        }
+                    }
                 }
                 RunState::Pending => {
                     self.index.pending.remove(&id);
@@ -978,6 +999,13 @@ impl State {
             }
             RunState::Running => {
                 self.index.running.insert(id);
+                if let Some(node) = &self.runs[&id].node {
+                    self.index
+                        .running_on
+                        .entry(node.clone())
+                        .or_default()
+                        .insert(id);
+                }
             }
             RunState::Pending => {
                 self.index.pending.insert(id);

@@ -76,8 +76,7 @@ pub(crate) async fn poll(
     let (register, work) = ctx.store.read(|s| {
         let register = s.node(&node).is_none_or(|n| n.state == NodeState::Down);
         let work = s
-            .running()
-            .filter(|r| r.node.as_ref() == Some(&node))
+            .running_on(&node)
             .filter_map(|r| {
                 let spec = if known.contains(&(r.id, r.attempts)) {
                     None

@@ -123,7 +123,7 @@ impl Cluster {
             options.id.0,
             Arc::new(config),
             network,
-            LogStore::new(db),
+            LogStore::new(db).map_err(|e| ClusterOpenError::Raft(e.to_string()))?,
             state_machine,
         )
         .await
@@ -162,7 +162,7 @@ impl Cluster {
     /// Replicates a command and applies it; resolves once a majority has it on disk and
     /// this member has applied it. Only the leader accepts writes.
     pub async fn submit(&self, command: Command) -> Result<Applied, ClusterSubmitError> {
-        match self.raft.client_write(Request(command)).await {
+        match self.raft.client_write(Request::new(command)).await {
             Ok(response) => match response.data.0 {
                 Some(Ok(applied)) => Ok(applied),
                 Some(Err(refusal)) => Err(ClusterSubmitError::Refused(refusal)),

@@ -21,7 +21,8 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachine, TempDir> for Fresh {
         let dir = tempfile::tempdir().map_err(|e| failed(&e))?;
         let file = db::open(dir.path()).map_err(|e| failed(&e))?;
         let machine = StateMachine::open(file.clone()).map_err(|e| failed(&e))?;
-        Ok((dir, LogStore::new(file), machine))
+        let log = LogStore::new(file).map_err(|e| failed(&e))?;
+        Ok((dir, log, machine))
     }
 }
 

@@ -1,9 +1,11 @@
 //! The Raft log over redb: entries, the vote, the commit point and the purge point.
 //!
-//! Every append is one redb transaction committed with the default durability (an fsync), so
-//! it is reported flushed only once it is on disk; openraft batches the entries of many
-//! proposals into one `append`, which is the group commit of the replicated store. The commit
-//! point is written with the next append, in the same transaction: no write of its own.
+//! Every change is made by the member's log writer ([`LogWriter`]), in order, on a thread of
+//! its own: an append returns at once and is reported flushed once its transaction, committed
+//! with the default durability (an fsync), is on disk. openraft batches the entries of many
+//! proposals into one `append`, and the writer the appends queued during a sync into one
+//! transaction: the group commit of the replicated store. The commit point is written with
+//! the next append, in the same transaction: no write of its own.
 //!
 //! The latest entries are also kept decoded in memory ([`Recent`]): the leader reads each
 //! entry again to replicate it to every follower, and reading it back from redb and decoding
@@ -19,7 +21,8 @@ use openraft::OptionalSend;
 use openraft::storage::{IOFlushed, LogState, RaftLogReader, RaftLogStorage};
 use redb::{Database, ReadableDatabase, ReadableTable};
 
-use super::db::{self, COMMITTED_KEY, LOG, META, PURGED_KEY, VOTE_KEY, blocking, io_err};
+use super::db::{self, COMMITTED_KEY, LOG, META, PURGED_KEY, VOTE_KEY, io_err};
+use super::log_writer::LogWriter;
 use super::types::{Entry, LogId, TypeConfig, Vote};
 
 /// How many of the latest entries are kept decoded in memory.
@@ -28,19 +31,21 @@ const RECENT_ENTRIES: usize = 8192;
 /// The log storage; cheap to clone (the reader is a clone and shares the recent entries).
 #[derive(Clone)]
 pub(crate) struct LogStore {
-    db: Arc<Database>,
+    writer: LogWriter,
     recent: Arc<Mutex<Recent>>,
     /// The latest commit point openraft saved, written with the next append.
     committed: Arc<Mutex<Option<LogId>>>,
 }
 
 impl LogStore {
-    pub(crate) fn new(db: Arc<Database>) -> LogStore {
-        LogStore {
-            db,
+    /// The log of `db`, with its writer thread started.
+    pub(crate) fn new(db: Arc<Database>) -> io::Result<LogStore> {
+        let committed = Arc::default();
+        Ok(LogStore {
+            writer: LogWriter::start(db, Arc::clone(&committed))?,
             recent: Arc::default(),
-            committed: Arc::default(),
-        }
+            committed,
+        })
     }
 
     fn recent(&self) -> std::sync::MutexGuard<'_, Recent> {
@@ -150,13 +155,12 @@ impl RaftLogReader<TypeConfig> for LogStore {
                 return Ok(entries);
             }
         }
-        let db = self.db.clone();
-        blocking(move || read_range(&db, range)).await
+        // After the writes queued before it, like every read of the file.
+        self.writer.run(move |db| read_range(db, range)).await
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote>, io::Error> {
-        let db = self.db.clone();
-        blocking(move || db::get_json(&db, META, VOTE_KEY)).await
+        self.writer.run(|db| db::get_json(db, META, VOTE_KEY)).await
     }
 }
 
@@ -164,24 +168,24 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     type LogReader = LogStore;
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, io::Error> {
-        let db = self.db.clone();
-        blocking(move || {
-            let last_purged_log_id: Option<LogId> = db::get_json(&db, META, PURGED_KEY)?;
-            let txn = db.begin_read().map_err(io_err)?;
-            let log = txn.open_table(LOG).map_err(io_err)?;
-            let last = match log.last().map_err(io_err)? {
-                Some((_, bytes)) => {
-                    let entry: Entry = serde_json::from_slice(bytes.value()).map_err(io_err)?;
-                    Some(entry.log_id)
-                }
-                None => None,
-            };
-            Ok(LogState {
-                last_log_id: last.or(last_purged_log_id),
-                last_purged_log_id,
+        self.writer
+            .run(|db| {
+                let last_purged_log_id: Option<LogId> = db::get_json(db, META, PURGED_KEY)?;
+                let txn = db.begin_read().map_err(io_err)?;
+                let log = txn.open_table(LOG).map_err(io_err)?;
+                let last = match log.last().map_err(io_err)? {
+                    Some((_, bytes)) => {
+                        let entry: Entry = serde_json::from_slice(bytes.value()).map_err(io_err)?;
+                        Some(entry.log_id)
+                    }
+                    None => None,
+                };
+                Ok(LogState {
+                    last_log_id: last.or(last_purged_log_id),
+                    last_purged_log_id,
+                })
             })
-        })
-        .await
+            .await
     }
 
     async fn get_log_reader(&mut self) -> Self::LogReader {
@@ -189,9 +193,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_vote(&mut self, vote: &Vote) -> Result<(), io::Error> {
-        let db = self.db.clone();
         let vote = *vote;
-        blocking(move || db::put_json(&db, META, VOTE_KEY, &vote)).await
+        self.writer
+            .run(move |db| db::put_json(db, META, VOTE_KEY, &vote))
+            .await
     }
 
     /// Kept for the next append, which writes it: the Raft core waits for this before it
@@ -204,8 +209,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, io::Error> {
-        let db = self.db.clone();
-        blocking(move || Ok(db::get_json::<Option<LogId>>(&db, META, COMMITTED_KEY)?.flatten()))
+        self.writer
+            .run(|db| Ok(db::get_json::<Option<LogId>>(db, META, COMMITTED_KEY)?.flatten()))
             .await
     }
 
@@ -228,65 +233,44 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         }
         // Before the write: a reader asks only for entries it was told were appended.
         self.recent().append(&entries);
-        let committed = *self.committed.lock().unwrap_or_else(|e| e.into_inner());
-        let committed = serde_json::to_vec(&committed).map_err(io_err)?;
-        let db = self.db.clone();
-        let result = blocking(move || {
-            let txn = db.begin_write().map_err(io_err)?;
-            {
-                let mut log = txn.open_table(LOG).map_err(io_err)?;
-                for (index, bytes) in &encoded {
-                    log.insert(*index, bytes.as_slice()).map_err(io_err)?;
-                }
-                let mut meta = txn.open_table(META).map_err(io_err)?;
-                meta.insert(COMMITTED_KEY, committed.as_slice())
-                    .map_err(io_err)?;
-            }
-            txn.commit().map_err(io_err)
-        })
-        .await;
-        let reported = match &result {
-            Ok(()) => Ok(()),
-            Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
-        };
-        callback.io_completed(reported);
-        result
+        self.writer.append(encoded, callback);
+        Ok(())
     }
 
     async fn truncate_after(&mut self, last_log_id: Option<LogId>) -> Result<(), io::Error> {
-        let db = self.db.clone();
         let keep_up_to = last_log_id.map(|id| id.index);
         self.recent().truncate_after(keep_up_to);
-        blocking(move || {
-            let txn = db.begin_write().map_err(io_err)?;
-            {
-                let mut log = txn.open_table(LOG).map_err(io_err)?;
-                match keep_up_to {
-                    Some(index) => log.retain_in(index + 1.., |_, _| false),
-                    None => log.retain(|_, _| false),
+        self.writer
+            .run(move |db| {
+                let txn = db.begin_write().map_err(io_err)?;
+                {
+                    let mut log = txn.open_table(LOG).map_err(io_err)?;
+                    match keep_up_to {
+                        Some(index) => log.retain_in(index + 1.., |_, _| false),
+                        None => log.retain(|_, _| false),
+                    }
+                    .map_err(io_err)?;
                 }
-                .map_err(io_err)?;
-            }
-            txn.commit().map_err(io_err)
-        })
-        .await
+                txn.commit().map_err(io_err)
+            })
+            .await
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), io::Error> {
         self.recent().purge(log_id.index);
-        let db = self.db.clone();
-        blocking(move || {
-            let bytes = serde_json::to_vec(&log_id).map_err(io_err)?;
-            let txn = db.begin_write().map_err(io_err)?;
-            {
-                let mut meta = txn.open_table(META).map_err(io_err)?;
-                meta.insert(PURGED_KEY, bytes.as_slice()).map_err(io_err)?;
-                let mut log = txn.open_table(LOG).map_err(io_err)?;
-                log.retain_in(..=log_id.index, |_, _| false)
-                    .map_err(io_err)?;
-            }
-            txn.commit().map_err(io_err)
-        })
-        .await
+        self.writer
+            .run(move |db| {
+                let bytes = serde_json::to_vec(&log_id).map_err(io_err)?;
+                let txn = db.begin_write().map_err(io_err)?;
+                {
+                    let mut meta = txn.open_table(META).map_err(io_err)?;
+                    meta.insert(PURGED_KEY, bytes.as_slice()).map_err(io_err)?;
+                    let mut log = txn.open_table(LOG).map_err(io_err)?;
+                    log.retain_in(..=log_id.index, |_, _| false)
+                        .map_err(io_err)?;
+                }
+                txn.commit().map_err(io_err)
+            })
+            .await
     }
 }

@@ -20,6 +20,7 @@ mod conformance;
 mod db;
 mod error;
 mod log_store;
+mod log_writer;
 mod metrics;
 mod network;
 mod rpc;

@@ -15,7 +15,7 @@ use redb::{Database, ReadableDatabase};
 use tokio::sync::watch;
 
 use super::db::{SNAPSHOT, SNAPSHOT_DATA_KEY, SNAPSHOT_META_KEY, blocking, io_err};
-use super::types::{LogId, Reply, Request, Snapshot, SnapshotMeta, StoredMembership, TypeConfig};
+use super::types::{LogId, Reply, Snapshot, SnapshotMeta, StoredMembership, TypeConfig};
 use crate::state::State;
 
 /// The state and how far the log has been applied to it, changed together.
@@ -155,9 +155,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             for (entry, responder) in batch {
                 let reply = match entry.payload {
                     EntryPayload::Blank => Reply(None),
-                    EntryPayload::Normal(Request(command)) => {
+                    EntryPayload::Normal(request) => {
                         // A refusal is an answer, not a failure: every replica refuses alike.
-                        Reply(Some(machine.state.apply(&command)))
+                        Reply(Some(machine.state.apply(request.command())))
                     }
                     EntryPayload::Membership(membership) => {
                         machine.membership = StoredMembership::new(Some(entry.log_id), membership);

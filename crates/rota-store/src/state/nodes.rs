@@ -97,11 +97,8 @@ impl State {
         entry.state = state;
         self.scheduling_changed();
         if state == NodeState::Down {
-            let lost: Vec<(RunId, u32)> = self
-                .running()
-                .filter(|r| r.node.as_ref() == Some(node))
-                .map(|r| (r.id, r.attempts))
-                .collect();
+            let lost: Vec<(RunId, u32)> =
+                self.running_on(node).map(|r| (r.id, r.attempts)).collect();
             let reason = format!("node {node} stopped answering");
             for (id, attempt) in lost {
                 self.finish(
