@@ -1,7 +1,7 @@
 //! The deterministic state machine: apps, their versions and runs, with the indexes the
 //! loops and the API read. Applying a command does no IO and reads no clock.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -125,6 +125,10 @@ pub struct State {
     /// [`State::scheduling_epoch`]); not persisted, only compared within one process.
     #[serde(skip)]
     scheduling_epoch: u64,
+    /// Counts the changes of what each node's agent is sent (see [`State::node_epoch`]);
+    /// not persisted, only compared within one process.
+    #[serde(skip)]
+    node_epochs: HashMap<NodeId, u64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -846,8 +850,9 @@ impl State {
             return;
         };
         run.preempted_by = Some(for_run);
-        if let Some(node) = &run.node {
+        if let Some(node) = run.node.clone() {
             applied.kills.push((id, node.clone()));
+            self.node_changed(&node);
         }
         applied.runs.push(id);
     }
@@ -871,8 +876,9 @@ impl State {
             RunState::Running => {
                 let run = self.runs.get_mut(&id).expect("exists");
                 run.kill_requested = true;
-                if let Some(node) = &run.node {
+                if let Some(node) = run.node.clone() {
                     applied.kills.push((id, node.clone()));
+                    self.node_changed(&node);
                 }
                 applied.runs.push(id);
             }
@@ -929,6 +935,24 @@ impl State {
         self.scheduling_epoch
     }
 
+    /// A number that changes whenever what `node`'s agent is sent may have changed: an
+    /// attempt placed on it or gone from it, a kill or eviction ordered, the node
+    /// registered or its state changed. A poll that finds nothing new for its agent waits
+    /// for it to move, rather than for any write at all.
+    pub fn node_epoch(&self, node: &NodeId) -> u64 {
+        self.node_epochs.get(node).copied().unwrap_or(0)
+    }
+
+    /// Notes a change of what `node`'s agent is sent.
+    pub(super) fn node_changed(&mut self, node: &NodeId) {
+        match self.node_epochs.get_mut(node) {
+            Some(epoch) => *epoch += 1,
+            None => {
+                self.node_epochs.insert(node.clone(), 1);
+            }
+        }
+    }
+
     /// Notes a change that a scheduling round may decide differently after.
     pub(super) fn scheduling_changed(&mut self) {
         self.scheduling_epoch += 1;
@@ -962,13 +986,14 @@ impl State {
                 }
                 RunState::Running => {
                     self.index.running.remove(&id);
-                    if let Some(node) = &self.runs[&id].node
-                        && let Some(on) = self.index.running_on.get_mut(node)
-                    {
-                        on.remove(&id);
-                        if on.is_empty() {
-                            self.index.running_on.remove(node);
+                    if let Some(node) = self.runs[&id].node.clone() {
+                        if let Some(on) = self.index.running_on.get_mut(&node) {
+                            on.remove(&id);
+                            if on.is_empty() {
+                                self.index.running_on.remove(&node);
+                            }
                         }
+                        self.node_changed(&node);
                     }
                 }
                 RunState::Pending => {
@@ -999,12 +1024,9 @@ impl State {
             }
             RunState::Running => {
                 self.index.running.insert(id);
-                if let Some(node) = &self.runs[&id].node {
-                    self.index
-                        .running_on
-                        .entry(node.clone())
-                        .or_default()
-                        .insert(id);
+                if let Some(node) = self.runs[&id].node.clone() {
+                    self.node_changed(&node);
+                    self.index.running_on.entry(node).or_default().insert(id);
                 }
             }
             RunState::Pending => {

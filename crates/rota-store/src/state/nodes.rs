@@ -80,6 +80,7 @@ impl State {
             },
         );
         self.scheduling_changed();
+        self.node_changed(node);
         Ok(())
     }
 
@@ -96,6 +97,7 @@ impl State {
             .ok_or_else(|| Refusal::NodeNotFound(node.clone()))?;
         entry.state = state;
         self.scheduling_changed();
+        self.node_changed(node);
         if state == NodeState::Down {
             let lost: Vec<(RunId, u32)> =
                 self.running_on(node).map(|r| (r.id, r.attempts)).collect();

@@ -190,6 +190,7 @@ impl State {
             nodes: rest.nodes,
             index: Default::default(),
             scheduling_epoch: 0,
+            node_epochs: Default::default(),
         };
         state.reindex_with(by_app_time);
         Ok(state)

@@ -38,6 +38,9 @@ use super::stats::Summary;
 
 /// Every second, Quartz style: a repair over N seconds makes N runs.
 const EVERY_SECOND: &str = "* * * * * ?";
+/// The share of a run's transitions that its agent reports (started and finished, not the
+/// placement).
+const REPORTED_SHARE: f64 = 2.0 / 3.0;
 /// Runs one app gets, at most (one repair each).
 const RUNS_PER_APP: usize = 1000;
 
@@ -56,6 +59,11 @@ pub struct CommitsArgs {
     /// Runs a node holds at once [default: twice the batch].
     #[arg(long)]
     pub slots: Option<usize>,
+    /// Transitions per second to offer, in all: the agents pace their reports (two of the
+    /// three transitions of a run) to it, and the latency is measured at that load. Without
+    /// it they send as fast as they are answered, and the latency is the one at saturation.
+    #[arg(long, value_name = "PER_SECOND")]
+    pub rate: Option<f64>,
     /// Write the figures as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -82,7 +90,7 @@ pub async fn run(args: CommitsArgs) -> Result<()> {
     let mut report = Report::new(
         "commits",
         json!({"runs": runs, "batch": batch, "agents": agents, "slots_per_node": slots,
-               "members": 3}),
+               "members": 3, "rate": args.rate}),
     );
     let cluster = RaftCluster::start(ClusterOptions {
         log: args.server_log.clone(),
@@ -102,6 +110,10 @@ pub async fn run(args: CommitsArgs) -> Result<()> {
         finished: AtomicUsize::new(0),
         runs,
         batch,
+        pace: args
+            .rate
+            .filter(|rate| *rate > 0.0)
+            .map(|rate| Duration::from_secs_f64(agents as f64 / (rate * REPORTED_SHARE))),
     });
     let cpu_before = (cluster.cpu()?, Cpu::of("self")?);
     let began = Instant::now();
@@ -143,7 +155,13 @@ pub async fn run(args: CommitsArgs) -> Result<()> {
         Some(Goal::at_least(50_000.0)),
     );
     report.distribution(
-        &format!("commit latency of a batch of up to {batch} reports, {agents} agents"),
+        &format!(
+            "commit latency of a batch of up to {batch} reports, {agents} agents, {}",
+            args.rate
+                .map_or("as fast as answered".to_string(), |rate| format!(
+                    "{rate:.0} transitions/s offered"
+                ))
+        ),
         Summary::of(&tally.latencies),
         "ms",
         Some(Goal::at_most(15.0)),

@@ -1,7 +1,7 @@
 //! An agent that runs nothing: it registers a node, long-polls for the attempts placed on it
-//! and reports each one started and then finished (succeeded) in batches, timing each batch
-//! from the request to the answer, which comes once the batch is committed by a majority
-//! and applied by the leader.
+//! and reports each one started and then, once the starts are recorded, finished
+//! (succeeded), in batches, timing each batch from the request to the answer, which comes
+//! once the batch is committed by a majority and applied by the leader.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -48,6 +48,9 @@ pub struct Shared {
     pub runs: usize,
     /// Reports per request, at most.
     pub batch: usize,
+    /// With `--rate`: the time one agent waits per report it sends, so that all of them
+    /// together offer that many transitions per second; `None` sends as fast as answered.
+    pub pace: Option<Duration>,
 }
 
 /// What one agent measured.
@@ -72,12 +75,14 @@ pub async fn run(shared: Arc<Shared>, node: NodeId, slots: Slots) -> Result<Tall
     let mut tally = Tally::default();
     register(&shared.client, &node, &slots, &mut tally).await?;
     let mut since = 0;
-    let mut known = Vec::new();
+    let mut due = Instant::now();
     while shared.finished.load(Ordering::Relaxed) < shared.runs {
+        // Every attempt of the last answer was reported finished: none is known any more,
+        // and the poll is held until the scheduler places more on the node.
         let poll = Poll {
             since,
             wait_ms: POLL_WAIT.as_millis() as u64,
-            known: std::mem::take(&mut known),
+            known: Vec::new(),
         };
         let assignments = match shared.client.poll(&node, &poll).await {
             Ok(a) => a,
@@ -92,14 +97,22 @@ pub async fn run(shared: Arc<Shared>, node: NodeId, slots: Slots) -> Result<Tall
             register(&shared.client, &node, &slots, &mut tally).await?;
             continue;
         }
-        known = assignments
-            .work
+        let (fresh, started): (Vec<&Work>, Vec<&Work>) =
+            assignments.work.iter().partition(|w| w.process.is_none());
+        let starts: Vec<AgentReport> = fresh.iter().map(|w| started_report(w)).collect();
+        let ends: Vec<AgentReport> = fresh
             .iter()
-            .map(|w| (w.run, w.attempt))
+            .chain(&started)
+            .map(|w| finished_report(w))
             .collect();
-        let reports: Vec<AgentReport> = assignments.work.iter().map(report).collect();
-        for chunk in reports.chunks(shared.batch.max(1)) {
-            send(&shared, &node, chunk, &mut tally).await?;
+        // Each attempt's end goes once its start is recorded.
+        for reports in [starts, ends] {
+            for chunk in reports.chunks(shared.batch.max(1)) {
+                if let Some(per_report) = shared.pace {
+                    pace(&mut due, per_report * chunk.len() as u32).await;
+                }
+                send(&shared, &node, chunk, &mut tally).await?;
+            }
         }
     }
     Ok(tally)
@@ -150,6 +163,19 @@ async fn send(
     }
 }
 
+/// Waits until `due`, then moves it `cost` later: an agent sends at its share of the offered
+/// rate. One that fell behind (the store answered slowly) starts afresh from now rather than
+/// sending a burst to catch up, so the rate measured says what was achieved.
+async fn pace(due: &mut Instant, cost: Duration) {
+    let now = Instant::now();
+    if *due > now {
+        tokio::time::sleep_until((*due).into()).await;
+    } else {
+        *due = now;
+    }
+    *due += cost;
+}
+
 /// Counts a failed request and pauses before it is sent again; gives up after too many.
 async fn retry(tally: &mut Tally, error: anyhow::Error) -> Result<()> {
     tally.retries += 1;
@@ -160,33 +186,33 @@ async fn retry(tally: &mut Tally, error: anyhow::Error) -> Result<()> {
     Ok(())
 }
 
-/// An attempt not yet reported started is reported started (its process made up); one
-/// already started is reported succeeded.
-fn report(work: &Work) -> AgentReport {
-    let at = Timestamp::now();
-    match work.process {
-        None => AgentReport::Started {
-            run: work.run,
-            attempt: work.attempt,
-            process: ProcessRef {
-                pid: 1_000_000 + (work.run.0 % 1_000_000) as i32,
-                start_ticks: u64::from(work.attempt),
-            },
-            container: None,
-            limits: Limits::NotEnforced {
-                reason: "rota bench commits runs no process".into(),
-            },
-            at,
+/// The attempt's start, its process made up.
+fn started_report(work: &Work) -> AgentReport {
+    AgentReport::Started {
+        run: work.run,
+        attempt: work.attempt,
+        process: ProcessRef {
+            pid: 1_000_000 + (work.run.0 % 1_000_000) as i32,
+            start_ticks: u64::from(work.attempt),
         },
-        Some(_) => AgentReport::Finished {
-            run: work.run,
-            attempt: work.attempt,
-            ending: Ending::Succeeded,
-            exit_reason: ExitReason::Exited,
-            exit_code: Some(0),
-            reason: "exited with code 0".into(),
-            usage: Usage::default(),
-            at,
+        container: None,
+        limits: Limits::NotEnforced {
+            reason: "rota bench commits runs no process".into(),
         },
+        at: Timestamp::now(),
+    }
+}
+
+/// The attempt's end: it succeeded.
+fn finished_report(work: &Work) -> AgentReport {
+    AgentReport::Finished {
+        run: work.run,
+        attempt: work.attempt,
+        ending: Ending::Succeeded,
+        exit_reason: ExitReason::Exited,
+        exit_code: Some(0),
+        reason: "exited with code 0".into(),
+        usage: Usage::default(),
+        at: Timestamp::now(),
     }
 }

@@ -62,7 +62,7 @@ fn a_tiny_commits_benchmark_runs_three_servers_and_prints_its_figures() {
     let json = dir.path().join("commits.json");
     let out = Command::new(rota_bin())
         .args([
-            "bench", "commits", "--runs", "60", "--batch", "8", "--agents", "3",
+            "bench", "commits", "--runs", "60", "--batch", "8", "--agents", "3", "--rate", "2000",
         ])
         .arg("--json")
         .arg(&json)
@@ -78,7 +78,7 @@ fn a_tiny_commits_benchmark_runs_three_servers_and_prints_its_figures() {
     for line in [
         "commits: run transitions per second (placed + started + finished): ",
         "(goal ≥ 50,000 transitions/s)",
-        "commits: commit latency of a batch of up to 8 reports, 3 agents: p50 ",
+        "commits: commit latency of a batch of up to 8 reports, 3 agents, 2000 transitions/s offered: p50 ",
         "(goal p99 ≤ 15 ms)",
         "commits: note: 180 transitions in ",
     ] {

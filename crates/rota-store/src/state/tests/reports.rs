@@ -1,6 +1,6 @@
 //! A batch of reports as one command: recorded in order, stale reports skipped one by one.
 
-use rota_model::{Ending, ProcessRef, RunId, RunState};
+use rota_model::{Ending, NodeId, ProcessRef, RunId, RunState};
 
 use super::{Scenario, app, t};
 use crate::command::{AttemptReport, Command};
@@ -163,4 +163,35 @@ fn the_scheduling_epoch_moves_with_what_a_round_sees_and_not_with_a_start_report
     );
     s.finished(run, attempt, Ending::Succeeded).unwrap();
     assert_ne!(epoch(&s), placed, "an ended run frees its capacity");
+}
+
+#[test]
+fn a_node_epoch_moves_with_its_own_work_only() {
+    let mut s = Scenario::new();
+    let app = s.add(app("a").no_cron().build());
+    let (n1, n2) = (NodeId("n1".into()), NodeId("n2".into()));
+    let epoch = |s: &Scenario, n: &NodeId| s.state.node_epoch(n);
+    let first = s.queued_run(&app, t(1));
+    let second = s.queued_run(&app, t(2));
+    let before = (epoch(&s, &n1), epoch(&s, &n2));
+    s.place(&[first], "n1");
+    assert_ne!(epoch(&s, &n1), before.0, "an attempt placed on n1");
+    assert_eq!(epoch(&s, &n2), before.1, "nothing changed for n2");
+    s.place(&[second], "n2");
+    let placed = (epoch(&s, &n1), epoch(&s, &n2));
+    assert_ne!(placed.1, before.1, "an attempt placed on n2");
+    let attempt = s.run(first).attempts;
+    s.started(first, attempt).unwrap();
+    assert_eq!(
+        (epoch(&s, &n1), epoch(&s, &n2)),
+        placed,
+        "a start report changes no agent's work"
+    );
+    s.kill(&[second]).unwrap();
+    assert_eq!(epoch(&s, &n1), placed.0);
+    assert_ne!(epoch(&s, &n2), placed.1, "a kill ordered on n2");
+    let killed = epoch(&s, &n2);
+    s.finished(first, attempt, Ending::Succeeded).unwrap();
+    assert_ne!(epoch(&s, &n1), placed.0, "an attempt gone from n1");
+    assert_eq!(epoch(&s, &n2), killed);
 }
