@@ -108,6 +108,20 @@ pub struct RunCounts {
     pub unsuccessful: u64,
 }
 
+impl RunCounts {
+    /// Counts one more run in `state`.
+    pub fn count(&mut self, state: crate::run::RunState) {
+        use crate::run::RunState;
+        match state {
+            RunState::Pending => self.pending += 1,
+            RunState::Queued => self.queued += 1,
+            RunState::Running => self.running += 1,
+            RunState::Succeeded => self.succeeded += 1,
+            _ => self.unsuccessful += 1,
+        }
+    }
+}
+
 /// A queue as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueueView {

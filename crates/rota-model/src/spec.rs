@@ -149,9 +149,10 @@ pub struct AppSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub constraints: Vec<crate::placement::Constraint>,
     /// The placement profile (filters, weighted scorers, preferences, extended resources);
-    /// the default profile when absent.
+    /// the default profile when absent. Boxed: nearly every app has none, and every version
+    /// of every app is kept in memory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub placement: Option<crate::placement::PlacementProfile>,
+    pub placement: Option<Box<crate::placement::PlacementProfile>>,
 }
 
 /// One entry of `depends`: the upstream app and the window, in Cosmos' words.
@@ -426,7 +427,7 @@ impl AppSpec {
                 ));
             }
         }
-        let placement = self.placement.as_ref();
+        let placement = self.placement.as_deref();
         crate::placement::validate(&self.constraints, placement.unwrap_or(&Default::default()))
             .map_err(|e| SpecError::field(&e.field, e.message))?;
         Ok(())

@@ -125,7 +125,7 @@ impl Request {
     /// The request of an app spec: its cores, mems, extended resources, constraints and
     /// placement profile (the default one when the spec has none).
     pub fn from_spec(spec: &AppSpec) -> Self {
-        let profile = spec.placement.clone().unwrap_or_default();
+        let profile = spec.placement.as_deref().cloned().unwrap_or_default();
         Request {
             app: spec.key(),
             demand: Resources {

@@ -134,7 +134,8 @@ pub struct State {
 #[derive(Debug, Clone, Default)]
 #[cfg_attr(test, derive(PartialEq))]
 struct Indexes {
-    by_app_time: BTreeMap<(AppKey, Timestamp), RunId>,
+    /// Every run of an app by schedule time: one key per app, not one per run.
+    by_app_time: BTreeMap<AppKey, BTreeMap<Timestamp, RunId>>,
     active_by_app: BTreeMap<AppKey, BTreeSet<RunId>>,
     queued: BTreeMap<String, BTreeSet<QueueSlot>>,
     running: BTreeSet<RunId>,
@@ -155,22 +156,31 @@ impl State {
             .map(|r| (r.name.as_str(), r.queue.as_str(), r.schedule_time, r.id))
             .collect();
         by_app_time.sort_unstable();
-        let by_app_time = by_app_time
+        let mut index: Vec<(AppKey, Vec<(Timestamp, RunId)>)> = Vec::new();
+        for (name, queue, time, id) in by_app_time {
+            match index.last_mut() {
+                Some((key, runs)) if key.name == name && key.queue == queue => {
+                    runs.push((time, id));
+                }
+                _ => {
+                    let key = AppKey {
+                        name: name.to_owned(),
+                        queue: queue.to_owned(),
+                    };
+                    index.push((key, vec![(time, id)]));
+                }
+            }
+        }
+        let by_app_time = index
             .into_iter()
-            .map(|(name, queue, time, id)| {
-                let key = AppKey {
-                    name: name.to_owned(),
-                    queue: queue.to_owned(),
-                };
-                ((key, time), id)
-            })
+            .map(|(key, runs)| (key, runs.into_iter().collect()))
             .collect();
         self.reindex_with(by_app_time);
     }
 
     /// Rebuilds the indexes from the runs, given the index by app and schedule time (the
     /// largest, built by whoever has the runs in its order already).
-    fn reindex_with(&mut self, by_app_time: BTreeMap<(AppKey, Timestamp), RunId>) {
+    fn reindex_with(&mut self, by_app_time: BTreeMap<AppKey, BTreeMap<Timestamp, RunId>>) {
         self.index = Indexes {
             by_app_time,
             ..Indexes::default()
@@ -207,7 +217,7 @@ impl State {
 
     /// The run of an app for one schedule time.
     pub fn run_at(&self, app: &AppKey, time: Timestamp) -> Option<&Run> {
-        let id = self.index.by_app_time.get(&(app.clone(), time))?;
+        let id = self.index.by_app_time.get(app)?.get(&time)?;
         self.runs.get(id)
     }
 
@@ -218,14 +228,9 @@ impl State {
         begin: Timestamp,
         end: Timestamp,
     ) -> impl Iterator<Item = &Run> {
-        let range = if begin <= end {
-            Some((app.clone(), begin)..=(app.clone(), end))
-        } else {
-            None
-        };
-        range
-            .into_iter()
-            .flat_map(|r| self.index.by_app_time.range(r))
+        let runs = self.index.by_app_time.get(app).filter(|_| begin <= end);
+        runs.into_iter()
+            .flat_map(move |runs| runs.range(begin..=end))
             .map(|(_, id)| &self.runs[id])
     }
 
@@ -263,15 +268,8 @@ impl State {
     /// Counts of an app's runs by state.
     pub fn counts(&self, app: &AppKey) -> RunCounts {
         let mut counts = RunCounts::default();
-        let all = (app.clone(), Timestamp::MIN)..=(app.clone(), Timestamp::MAX);
-        for id in self.index.by_app_time.range(all).map(|(_, id)| id) {
-            match self.runs[id].state {
-                RunState::Pending => counts.pending += 1,
-                RunState::Queued => counts.queued += 1,
-                RunState::Running => counts.running += 1,
-                RunState::Succeeded => counts.succeeded += 1,
-                _ => counts.unsuccessful += 1,
-            }
+        for run in self.latest_runs(app) {
+            counts.count(run.state);
         }
         counts
     }
@@ -283,12 +281,12 @@ impl State {
 
     /// The runs of an app, latest schedule time first.
     pub fn latest_runs(&self, app: &AppKey) -> impl Iterator<Item = &Run> {
-        let all = (app.clone(), Timestamp::MIN)..=(app.clone(), Timestamp::MAX);
         self.index
             .by_app_time
-            .range(all)
-            .rev()
-            .map(|(_, id)| &self.runs[id])
+            .get(app)
+            .into_iter()
+            .flat_map(|runs| runs.values().rev())
+            .map(|id| &self.runs[id])
     }
 
     /// The queues whose settings were set (the others have weight 1 and no limits).
@@ -531,7 +529,8 @@ impl State {
             if self
                 .index
                 .by_app_time
-                .contains_key(&(fires.app.clone(), fire.time))
+                .get(&fires.app)
+                .is_some_and(|runs| runs.contains_key(&fire.time))
             {
                 continue;
             }
@@ -703,7 +702,16 @@ impl State {
                 history: Vec::new(),
             },
         );
-        self.index.by_app_time.insert((key.clone(), time), id);
+        match self.index.by_app_time.get_mut(key) {
+            Some(runs) => {
+                runs.insert(time, id);
+            }
+            None => {
+                self.index
+                    .by_app_time
+                    .insert(key.clone(), BTreeMap::from([(time, id)]));
+            }
+        }
         self.index_state(id, None);
         id
     }

@@ -5,7 +5,9 @@ use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 
-use rota_model::api::{AppView, Health, RollbackRequest, USAGE_WINDOW, UsageSummary, VersionView};
+use rota_model::api::{
+    AppView, Health, RollbackRequest, RunCounts, USAGE_WINDOW, UsageSummary, VersionView,
+};
 use rota_model::spec::Trigger;
 use rota_model::{AppKey, AppSpec, SpecError};
 use rota_store::Command;
@@ -40,15 +42,32 @@ pub(crate) fn view(ctx: &Context, key: &AppKey) -> Result<AppView, ApiError> {
             ApiError::new(ErrorCode::AppNotFound, format!("app {key} does not exist"))
         })?;
         let current = entry.current();
-        let next_fire_time = match (entry.scheduled, current.spec.trigger()) {
-            (true, Trigger::Cron(cron)) => {
+        // Only a scheduled app's cron is parsed: a listing of every app would parse them all.
+        let next_fire_time = match entry.scheduled.then(|| current.spec.trigger()) {
+            Some(Trigger::Cron(cron)) => {
                 let tz = current.spec.time_zone(&ctx.config.time_zone);
                 let after = entry.cursor.unwrap_or(current.created_at).max(ctx.now());
                 cron.next_after(after, &tz)
             }
             _ => None,
         };
-        let latest_limits = state.latest_runs(key).find_map(|run| run.limits.clone());
+        // One pass over the app's runs, latest first, for the counts, the limits and the usage.
+        let mut runs = RunCounts::default();
+        let mut latest_limits = None;
+        let mut measured = Vec::new();
+        for run in state.latest_runs(key) {
+            runs.count(run.state);
+            if latest_limits.is_none() {
+                latest_limits = run.limits.clone();
+            }
+            let usage = &run.usage;
+            if measured.len() < USAGE_WINDOW
+                && run.state.is_ended()
+                && (usage.peak_memory_bytes.is_some() || usage.cpu_time_ms.is_some())
+            {
+                measured.push(usage);
+            }
+        }
         let limits = match latest_limits {
             Some(limits) => Some(limits),
             None if current.spec.repository.is_none() => ctx.agent.as_ref().map(|a| a.limits()),
@@ -61,21 +80,15 @@ pub(crate) fn view(ctx: &Context, key: &AppKey) -> Result<AppView, ApiError> {
             created_at: entry.created_at,
             updated_at: current.created_at,
             next_fire_time,
-            runs: state.counts(key),
+            runs,
             limits,
-            usage: usage_summary(state.latest_runs(key)),
+            usage: usage_summary(&measured),
         })
     })
 }
 
-/// What the latest measured runs used.
-fn usage_summary<'a>(runs: impl Iterator<Item = &'a rota_model::Run>) -> UsageSummary {
-    let measured: Vec<&rota_model::Usage> = runs
-        .filter(|r| r.state.is_ended())
-        .map(|r| &r.usage)
-        .filter(|u| u.peak_memory_bytes.is_some() || u.cpu_time_ms.is_some())
-        .take(USAGE_WINDOW)
-        .collect();
+/// What the latest measured runs used, given their usage, latest first.
+fn usage_summary(measured: &[&rota_model::Usage]) -> UsageSummary {
     let cpu: Vec<u64> = measured.iter().filter_map(|u| u.cpu_time_ms).collect();
     UsageSummary {
         measured_runs: measured.len() as u64,

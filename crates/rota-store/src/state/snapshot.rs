@@ -161,7 +161,12 @@ impl State {
         });
         let (rest, (runs, by_app_time)) = (rest?, runs?);
         let (runs, by_app_time) = std::thread::scope(|scope| {
-            let by_app_time = scope.spawn(|| by_app_time.into_iter().collect());
+            let by_app_time = scope.spawn(|| {
+                by_app_time
+                    .into_iter()
+                    .map(|(key, runs)| (key, runs.into_iter().collect()))
+                    .collect()
+            });
             // Sorted by id, so the map is built in one pass with full nodes.
             let runs: BTreeMap<RunId, Run> = runs.into_iter().collect();
             (runs, join(by_app_time))
@@ -198,8 +203,11 @@ impl State {
 }
 
 /// The runs of a snapshot in id order, and the entries of the index by app and schedule time
-/// sorted as the index is.
-type DecodedRuns = (Vec<(RunId, Run)>, Vec<((AppKey, jiff::Timestamp), RunId)>);
+/// sorted as the index is: each app once, with its runs by schedule time.
+type DecodedRuns = (
+    Vec<(RunId, Run)>,
+    Vec<(AppKey, Vec<(jiff::Timestamp, RunId)>)>,
+);
 
 fn read_runs(r: &mut Reader<'_>) -> Result<DecodedRuns, SnapshotError> {
     let count = r.u64()?;
@@ -225,16 +233,21 @@ fn read_runs(r: &mut Reader<'_>) -> Result<DecodedRuns, SnapshotError> {
     keys.sort_unstable_by_key(|&(name, queue, time, id)| {
         (rank[name as usize], rank[queue as usize], time, id)
     });
-    let by_app_time = keys
-        .into_iter()
-        .map(|(name, queue, time, id)| {
-            let key = AppKey {
-                name: r.table_string(name).to_owned(),
-                queue: r.table_string(queue).to_owned(),
-            };
-            ((key, time), id)
-        })
-        .collect();
+    let mut by_app_time: Vec<(AppKey, Vec<(jiff::Timestamp, RunId)>)> = Vec::new();
+    let mut last = None;
+    for (name, queue, time, id) in keys {
+        match by_app_time.last_mut() {
+            Some((_, runs)) if last == Some((name, queue)) => runs.push((time, id)),
+            _ => {
+                let key = AppKey {
+                    name: r.table_string(name).to_owned(),
+                    queue: r.table_string(queue).to_owned(),
+                };
+                by_app_time.push((key, vec![(time, id)]));
+                last = Some((name, queue));
+            }
+        }
+    }
     Ok((runs, by_app_time))
 }
 
