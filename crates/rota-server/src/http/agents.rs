@@ -82,6 +82,7 @@ pub(crate) async fn poll(
         // Nothing new for this agent: wait until its node's work changes.
         loop {
             if !wait_for_change(&ctx, &mut changes, deadline).await {
+                ctx.require_leader()?;
                 ctx.seen(&node);
                 return Ok(Json(answer));
             }
