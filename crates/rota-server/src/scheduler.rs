@@ -37,11 +37,15 @@ pub(crate) async fn run(ctx: Context) {
         }
         let now = ctx.now();
         plan_id += 1;
-        let (planned, next_retry, planned_on, plan) =
-            match plan_round(&ctx, &scheduler, reservations, now, plan_id).await {
-                Ok(round) => round,
-                Err(e) => std::panic::resume_unwind(e.into_panic()),
-            };
+        let PlannedRound {
+            snapshot: planned,
+            next_retry,
+            epoch: planned_on,
+            plan,
+        } = match plan_round(&ctx, &scheduler, reservations, now, plan_id).await {
+            Ok(round) => round,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        };
         reservations = plan.reservations.clone();
         let plan = Arc::new(plan);
         *ctx.latest_plan.lock().unwrap_or_else(|e| e.into_inner()) = Some(plan.clone());
@@ -137,28 +141,44 @@ pub(crate) async fn run(ctx: Context) {
     }
 }
 
-/// A round's snapshot (with the next retry it saw and the scheduling epoch it was taken at)
-/// and its plan, made on a blocking thread: a round over thousands of runs takes
-/// milliseconds of CPU that would otherwise stall the requests and the Raft core sharing
-/// the async threads. Only the snapshot is taken under the state's lock, so that writes
-/// wait for the snapshot but not for the plan.
+/// What one round saw and decided.
+struct PlannedRound {
+    /// The snapshot it planned on.
+    snapshot: Snapshot,
+    /// When the next retry waiting for its backoff (among the runs looked at) is due.
+    next_retry: Option<Timestamp>,
+    /// The scheduling epoch the snapshot was taken at.
+    epoch: u64,
+    /// The plan.
+    plan: Plan,
+}
+
+/// Takes a round's snapshot and plans it on a blocking thread: a round over thousands of
+/// runs takes milliseconds of CPU that would otherwise stall the requests and the Raft
+/// core sharing the async threads. Only the snapshot is taken under the state's lock, so
+/// that writes wait for the snapshot but not for the plan.
 async fn plan_round(
     ctx: &Context,
     scheduler: &Arc<Scheduler>,
     reservations: Vec<Reservation>,
     now: Timestamp,
     plan_id: u64,
-) -> Result<(Snapshot, Option<Timestamp>, u64, Plan), tokio::task::JoinError> {
+) -> Result<PlannedRound, tokio::task::JoinError> {
     let (ctx, scheduler) = (ctx.clone(), scheduler.clone());
     tokio::task::spawn_blocking(move || {
-        let ((planned, next_retry), planned_on) = ctx.store.read(|s| {
+        let ((snapshot, next_retry), epoch) = ctx.store.read(|s| {
             (
                 snapshot(s, &reservations, now, ROUND_WINDOW),
                 s.scheduling_epoch(),
             )
         });
-        let plan = scheduler.plan(&planned, &Params::new(plan_id, now));
-        (planned, next_retry, planned_on, plan)
+        let plan = scheduler.plan(&snapshot, &Params::new(plan_id, now));
+        PlannedRound {
+            snapshot,
+            next_retry,
+            epoch,
+            plan,
+        }
     })
     .await
 }
