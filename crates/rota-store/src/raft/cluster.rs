@@ -3,13 +3,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::sync::{Arc, RwLock, Weak};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use openraft::async_runtime::WatchReceiver;
 use openraft::errors::{ClientWriteError, ForwardToLeader, InitializeError, RaftError};
 use openraft::{BasicNode, ChangeMembers, Config, SnapshotPolicy};
-use redb::Database;
 use tokio::sync::watch;
 
 use super::db;
@@ -67,8 +66,9 @@ pub struct Cluster {
     machine: Arc<RwLock<Machine>>,
     applied: watch::Receiver<u64>,
     leadership: watch::Receiver<Leadership>,
-    /// The member's file: released once every task of the Raft core has ended.
-    file: Weak<Database>,
+    /// Closes once every task of the Raft core has dropped the member's file and its lock
+    /// is released.
+    file_released: watch::Receiver<()>,
 }
 
 fn leader_addr(forward: ForwardToLeader<TypeConfig>) -> Option<LeaderAddr> {
@@ -101,7 +101,7 @@ impl Cluster {
     /// committed log) and rejoins.
     pub async fn open(dir: &Path, options: ClusterOptions) -> Result<Cluster, ClusterOpenError> {
         let db = db::open(dir)?;
-        let file = Arc::downgrade(&db);
+        let file_released = db.released();
         let state_machine = StateMachine::open(db.clone())
             .map_err(|e| ClusterOpenError::Corrupt(db::path(dir), e.to_string()))?;
         let machine = state_machine.machine();
@@ -135,7 +135,7 @@ impl Cluster {
             machine,
             applied,
             leadership,
-            file,
+            file_released,
         })
     }
 
@@ -320,14 +320,15 @@ impl Cluster {
         if let Err(e) = self.raft.shutdown().await {
             tracing::error!(error = %e, member = %self.id, "raft shutdown failed");
         }
-        // Replication and snapshot tasks end shortly after the core; each holds the file.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.file.strong_count() > 0 {
-            if Instant::now() > deadline {
-                tracing::error!(member = %self.id, "raft tasks still hold the file after shutdown");
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        // Replication and snapshot tasks end shortly after the core; each holds the file,
+        // and the last one closes it (which may take a moment after it lets go).
+        let mut released = self.file_released.clone();
+        let closed = async { while released.changed().await.is_ok() {} };
+        if tokio::time::timeout(Duration::from_secs(10), closed)
+            .await
+            .is_err()
+        {
+            tracing::error!(member = %self.id, "raft tasks still hold the file after shutdown");
         }
     }
 }

@@ -10,12 +10,14 @@
 //! | `raft_snapshot` | `meta`, `data` | JSON snapshot metadata; [`State::to_snapshot`](crate::State::to_snapshot) |
 
 use std::io;
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tokio::sync::watch;
 
 use super::error::ClusterOpenError;
 
@@ -35,8 +37,33 @@ const SCHEMA_VERSION: &[u8] = b"2";
 /// The name of the file in the data directory.
 pub(crate) const FILE_NAME: &str = "raft.redb";
 
+/// The open file, shared by the tasks of a member's Raft core.
+///
+/// Its lock on `raft.redb` is released when the last task drops it, which may be after
+/// the reference count reads zero; [`File::released`] tells the moment it is.
+pub(crate) struct File {
+    /// Declared first, so that it is closed before `released` is dropped.
+    database: Database,
+    released: watch::Sender<()>,
+}
+
+impl File {
+    /// A watch whose sender closes once the file is closed and its lock released.
+    pub(crate) fn released(&self) -> watch::Receiver<()> {
+        self.released.subscribe()
+    }
+}
+
+impl Deref for File {
+    type Target = Database;
+
+    fn deref(&self) -> &Database {
+        &self.database
+    }
+}
+
 /// Opens (or creates) the file and checks its schema version.
-pub(crate) fn open(dir: &Path) -> Result<Arc<Database>, ClusterOpenError> {
+pub(crate) fn open(dir: &Path) -> Result<Arc<File>, ClusterOpenError> {
     std::fs::create_dir_all(dir).map_err(|source| ClusterOpenError::DataDir {
         path: dir.to_path_buf(),
         source,
@@ -75,7 +102,10 @@ pub(crate) fn open(dir: &Path) -> Result<Arc<Database>, ClusterOpenError> {
         txn.open_table(SNAPSHOT).map_err(|e| engine(&e))?;
     }
     txn.commit().map_err(|e| engine(&e))?;
-    Ok(Arc::new(db))
+    Ok(Arc::new(File {
+        database: db,
+        released: watch::Sender::new(()),
+    }))
 }
 
 /// An engine or encoding failure, as openraft's storage traits want it.

@@ -21,7 +21,7 @@ use openraft::OptionalSend;
 use openraft::storage::{IOFlushed, LogState, RaftLogReader, RaftLogStorage};
 use redb::{Database, ReadableDatabase, ReadableTable};
 
-use super::db::{self, COMMITTED_KEY, LOG, META, PURGED_KEY, VOTE_KEY, io_err};
+use super::db::{self, COMMITTED_KEY, File, LOG, META, PURGED_KEY, VOTE_KEY, io_err};
 use super::log_writer::LogWriter;
 use super::types::{Entry, LogId, TypeConfig, Vote};
 
@@ -39,7 +39,7 @@ pub(crate) struct LogStore {
 
 impl LogStore {
     /// The log of `db`, with its writer thread started.
-    pub(crate) fn new(db: Arc<Database>) -> io::Result<LogStore> {
+    pub(crate) fn new(db: Arc<File>) -> io::Result<LogStore> {
         let committed = Arc::default();
         Ok(LogStore {
             writer: LogWriter::start(db, Arc::clone(&committed))?,

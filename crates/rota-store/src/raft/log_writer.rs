@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use openraft::storage::IOFlushed;
 use redb::Database;
 
-use super::db::{COMMITTED_KEY, LOG, META, io_err};
+use super::db::{COMMITTED_KEY, File, LOG, META, io_err};
 use super::types::{LogId, TypeConfig};
 
 /// Entries to append, encoded, by index; and who to tell once they are on disk.
@@ -44,7 +44,7 @@ impl LogWriter {
     /// Starts the writer of `db`. `committed` is the latest commit point openraft saved: each
     /// append's transaction writes it too.
     pub(crate) fn start(
-        db: Arc<Database>,
+        db: Arc<File>,
         committed: Arc<Mutex<Option<LogId>>>,
     ) -> io::Result<LogWriter> {
         let (jobs, queue) = mpsc::channel();

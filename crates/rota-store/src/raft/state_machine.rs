@@ -14,7 +14,7 @@ use openraft::{EntryPayload, OptionalSend};
 use redb::{Database, ReadableDatabase};
 use tokio::sync::watch;
 
-use super::db::{SNAPSHOT, SNAPSHOT_DATA_KEY, SNAPSHOT_META_KEY, blocking, io_err};
+use super::db::{File, SNAPSHOT, SNAPSHOT_DATA_KEY, SNAPSHOT_META_KEY, blocking, io_err};
 use super::types::{LogId, Reply, Snapshot, SnapshotMeta, StoredMembership, TypeConfig};
 use crate::state::State;
 
@@ -30,13 +30,13 @@ pub(crate) struct Machine {
 #[derive(Clone)]
 pub(crate) struct StateMachine {
     machine: Arc<RwLock<Machine>>,
-    db: Arc<Database>,
+    db: Arc<File>,
     applied: Arc<watch::Sender<u64>>,
 }
 
 impl StateMachine {
     /// Loads the last snapshot of the file, if any.
-    pub(crate) fn open(db: Arc<Database>) -> io::Result<StateMachine> {
+    pub(crate) fn open(db: Arc<File>) -> io::Result<StateMachine> {
         let machine = match read_snapshot(&db)? {
             Some((meta, data)) => Machine {
                 state: decode_state(&data)?,
