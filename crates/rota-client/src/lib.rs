@@ -16,7 +16,7 @@ use rota_model::agent_api::{AgentReport, Assignments, NodeView, Poll, Registered
 use rota_model::api::{
     AddMemberRequest, AppView, ErrorBody, GraphView, Health, ImportReport, ImportRunsRequest,
     ImportedRun, LogView, QueueSettingsRequest, QueueView, RerunRequest, RollbackRequest,
-    RunSelector, RunsReport, TriggerRequest, VersionView, WhyView,
+    RoundView, RunSelector, RunsReport, TriggerRequest, VersionView, WhyView,
 };
 use rota_model::depend::DependFile;
 use rota_model::{AppKey, NodeId, Run, RunId, RunState};
@@ -329,6 +329,11 @@ impl Client {
     /// Every queue.
     pub async fn queues(&self) -> Result<Vec<QueueView>, ClientError> {
         self.get("/v1/queues", &[]).await
+    }
+
+    /// The scheduler's latest rounds that looked at queued runs, oldest first.
+    pub async fn rounds(&self) -> Result<Vec<RoundView>, ClientError> {
+        self.get("/v1/scheduler/rounds", &[]).await
     }
 
     /// Active runs in one state (pending, queued or running), of one queue or all.

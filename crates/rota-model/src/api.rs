@@ -450,3 +450,23 @@ pub struct UnmetDependency {
     /// The upstream runs that are missing or have not succeeded (the first few).
     pub waits: Vec<crate::depend::Wait>,
 }
+
+/// One round of the scheduler, as `GET /v1/scheduler/rounds` lists it: when it began (the
+/// time its decisions carry), what it looked at and decided, and how long it took to plan
+/// and to commit its decisions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoundView {
+    /// When it began: the `started_at` of the runs it placed, the `ended_at` of those it
+    /// rejected.
+    pub began: Timestamp,
+    /// Queued runs it looked at.
+    pub looked_at: usize,
+    /// Runs it placed.
+    pub placed: usize,
+    /// Runs it rejected (they can never fit).
+    pub rejected: usize,
+    /// Milliseconds from its beginning to its plan.
+    pub planned_ms: f64,
+    /// Milliseconds from its beginning until its decisions were committed.
+    pub committed_ms: f64,
+}

@@ -129,6 +129,14 @@ impl Ord for dyn AppKeyParts + '_ {
     }
 }
 
+impl std::hash::Hash for dyn AppKeyParts + '_ {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let (name, queue) = self.parts();
+        name.hash(state);
+        queue.hash(state);
+    }
+}
+
 /// A run's id (Cosmos' `mid`), assigned in log order by the state machine.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
@@ -200,6 +208,23 @@ mod tests {
             }
         }
         assert_eq!(map.get(&("a", "c") as &dyn AppKeyParts), None);
+    }
+
+    #[test]
+    fn borrowed_parts_hash_as_the_key_does() {
+        let keys = [("a", "b"), ("ab", ""), ("", "ab"), ("x", "y")];
+        let map: std::collections::HashMap<AppKey, usize> = keys
+            .iter()
+            .map(|(n, q)| AppKey {
+                name: n.to_string(),
+                queue: q.to_string(),
+            })
+            .zip(0..)
+            .collect();
+        for (i, parts) in keys.iter().enumerate() {
+            assert_eq!(map.get(parts as &dyn AppKeyParts), Some(&i));
+        }
+        assert_eq!(map.get(&("a", "") as &dyn AppKeyParts), None);
     }
 
     #[test]

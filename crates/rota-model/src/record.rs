@@ -125,7 +125,7 @@ pub struct Run {
     pub started_at: Option<Timestamp>,
     /// When the last attempt ended.
     pub ended_at: Option<Timestamp>,
-    /// A retry waits until this time.
+    /// A retry waits until this time, and so does a cron run made ahead of its schedule time.
     pub not_before: Option<Timestamp>,
     /// Params given by `call` or `trigger --params`, laid over the app's for this run only.
     #[serde(default, skip_serializing_if = "Option::is_none")]

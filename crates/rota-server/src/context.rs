@@ -1,12 +1,13 @@
 //! What the HTTP handlers and the loops share.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use jiff::Timestamp;
 use tokio::sync::mpsc;
 
 use rota_agent::Agent;
+use rota_model::api::RoundView;
 use rota_model::{AppKey, NodeId, RunId};
 use rota_store::Backend;
 
@@ -27,10 +28,15 @@ pub(crate) struct Context {
     /// The latest plan, for `rota why` to say what it said of a run it did not place (made
     /// into text only when asked: most rounds leave thousands of runs waiting).
     pub latest_plan: Arc<Mutex<Option<Arc<rota_sched::Plan>>>>,
+    /// The latest scheduler rounds that looked at runs, oldest first.
+    pub rounds: Arc<Mutex<VecDeque<RoundView>>>,
     /// The one HTTP client for other servers: writes forwarded to the leader, new members
     /// probed before they are added.
     pub peers: reqwest::Client,
 }
+
+/// How many rounds [`Context::rounds`] keeps.
+const ROUNDS_KEPT: usize = 1024;
 
 /// The longest a request to another server may take: a forwarded write, or a new member
 /// catching up before `rota cluster add` answers.
@@ -85,6 +91,15 @@ impl Context {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(node.clone(), std::time::Instant::now());
+    }
+
+    /// Keeps a scheduler round for `GET /v1/scheduler/rounds`, forgetting the oldest.
+    pub fn round(&self, round: RoundView) {
+        let mut rounds = self.rounds.lock().unwrap_or_else(|e| e.into_inner());
+        if rounds.len() == ROUNDS_KEPT {
+            rounds.pop_front();
+        }
+        rounds.push_back(round);
     }
 
     /// Tells the cron loop to look at `app` again.

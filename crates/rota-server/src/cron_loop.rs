@@ -1,6 +1,13 @@
 //! The cron timer: a heap of next fire times, one entry per scheduled app, so a tick costs
 //! only the apps that are due. Fire times missed while the server was down are run or
 //! recorded as skipped according to each app's `catchup`.
+//!
+//! An app whose runs may overlap (`concurrency: allow`) is fired [`FIRE_AHEAD`] before its
+//! schedule time: its run is made and committed then, and waits in its queue until the
+//! schedule time (`not_before`), when the scheduler's round decides it. So the commit of
+//! thousands of new runs is done before the tick, not between the tick and the decision.
+//! An app with `forbid` or `replace` is fired at the tick, because its policy must see
+//! which runs are still active at that time.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -11,7 +18,7 @@ use tokio::sync::mpsc;
 
 use rota_model::cron::CronExpr;
 use rota_model::spec::{MAX_CATCHUP_RUNS, Trigger};
-use rota_model::{AppKey, Catchup, Origin};
+use rota_model::{AppKey, Catchup, Concurrency, Origin};
 use rota_store::{AppFires, Command, FireTime};
 
 use crate::context::Context;
@@ -20,22 +27,39 @@ use crate::context::Context;
 pub(crate) const MISFIRE_THRESHOLD: SignedDuration = SignedDuration::from_secs(60);
 /// The most missed fire times recorded as skipped for one app after a downtime.
 const MAX_MISSED_RECORDS: usize = 10_000;
+/// How long before its schedule time the run of an app whose runs may overlap is made.
+const FIRE_AHEAD: SignedDuration = SignedDuration::from_millis(500);
 
 /// What the loop keeps of a scheduled app.
 struct Schedule {
     cron: CronExpr,
     tz: TimeZone,
     catchup: Catchup,
+    /// Fired [`FIRE_AHEAD`] of its schedule times.
+    ahead: bool,
     next: Timestamp,
 }
 
-/// Decides what to do with an app's fire times in `(cursor, now]`: those at most
-/// [`MISFIRE_THRESHOLD`] late run; older ones (missed while the server was down) follow
-/// `catchup`, and those not run are recorded as skipped.
+impl Schedule {
+    /// When the loop wakes for its next fire time.
+    fn wake(&self) -> Timestamp {
+        if self.ahead {
+            self.next - FIRE_AHEAD
+        } else {
+            self.next
+        }
+    }
+}
+
+/// Decides what to do with an app's fire times in `(cursor, until]` at `now` (`until` is
+/// later than `now` when firing ahead): those at most [`MISFIRE_THRESHOLD`] late run; older
+/// ones (missed while the server was down) follow `catchup`, and those not run are recorded
+/// as skipped.
 pub(crate) fn due_fires(
     cron: &CronExpr,
     tz: &TimeZone,
     cursor: Timestamp,
+    until: Timestamp,
     now: Timestamp,
     catchup: Catchup,
 ) -> Vec<FireTime> {
@@ -44,7 +68,7 @@ pub(crate) fn due_fires(
     let mut missed_total = 0usize;
     let mut on_time = Vec::new();
     let mut next = cron.next_after(cursor, tz);
-    while let Some(t) = next.filter(|t| *t <= now) {
+    while let Some(t) = next.filter(|t| *t <= until) {
         if t >= on_time_from {
             on_time.push(t);
         } else {
@@ -131,24 +155,36 @@ async fn fire_due(
         && *t <= now
     {
         let Reverse((t, key)) = heap.pop().expect("peeked");
-        let Some(schedule) = schedules.get(&key).filter(|s| s.next == t) else {
+        let Some(schedule) = schedules.get(&key).filter(|s| s.wake() == t) else {
             continue;
+        };
+        let until = if schedule.ahead {
+            schedule.next.max(now)
+        } else {
+            now
         };
         let cursor = ctx
             .store
             .read(|s| s.app(&key).and_then(|a| a.cursor))
             .unwrap_or(now);
-        let fires = due_fires(&schedule.cron, &schedule.tz, cursor, now, schedule.catchup);
+        let fires = due_fires(
+            &schedule.cron,
+            &schedule.tz,
+            cursor,
+            until,
+            now,
+            schedule.catchup,
+        );
         batch.push(AppFires {
             app: key,
             fires,
-            cursor: now,
+            cursor: until,
         });
     }
     if batch.is_empty() {
         return;
     }
-    let keys: Vec<AppKey> = batch.iter().map(|f| f.app.clone()).collect();
+    let keys: Vec<(AppKey, Timestamp)> = batch.iter().map(|f| (f.app.clone(), f.cursor)).collect();
     let fired = ctx
         .store
         .submit(Command::Fire {
@@ -167,8 +203,8 @@ async fn fire_due(
             tracing::error!(error = %e, "cannot record fire times; retrying on the next tick");
         }
     }
-    for key in keys {
-        reschedule(ctx, schedules, heap, key, Some(now));
+    for (key, until) in keys {
+        reschedule(ctx, schedules, heap, key, Some(until));
     }
 }
 
@@ -190,10 +226,11 @@ fn reschedule(
             cron,
             spec.time_zone(&ctx.config.time_zone),
             spec.catchup,
+            spec.concurrency == Concurrency::Allow,
             entry.cursor,
         ))
     });
-    let Some((cron, tz, catchup, cursor)) = found else {
+    let Some((cron, tz, catchup, ahead, cursor)) = found else {
         schedules.remove(&key);
         return;
     };
@@ -202,16 +239,15 @@ fn reschedule(
         schedules.remove(&key);
         return;
     };
-    heap.push(Reverse((next, key.clone())));
-    schedules.insert(
-        key,
-        Schedule {
-            cron,
-            tz,
-            catchup,
-            next,
-        },
-    );
+    let schedule = Schedule {
+        cron,
+        tz,
+        catchup,
+        ahead,
+        next,
+    };
+    heap.push(Reverse((schedule.wake(), key.clone())));
+    schedules.insert(key, schedule);
 }
 
 #[cfg(test)]
@@ -233,6 +269,7 @@ mod tests {
             &TimeZone::UTC,
             ts("2026-01-01T00:00:00Z"),
             ts("2026-01-01T00:01:30Z"),
+            ts("2026-01-01T00:01:30Z"),
             Catchup::None,
         );
         assert_eq!(fires.len(), 1);
@@ -248,6 +285,7 @@ mod tests {
             &TimeZone::UTC,
             ts("2026-01-01T00:00:00Z"),
             ts("2026-01-01T00:10:30Z"),
+            ts("2026-01-01T00:10:30Z"),
             Catchup::None,
         );
         assert_eq!(fires.len(), 10);
@@ -262,6 +300,7 @@ mod tests {
             &every_minute(),
             &TimeZone::UTC,
             ts("2026-01-01T00:00:00Z"),
+            ts("2026-01-01T00:05:59Z"),
             ts("2026-01-01T00:05:59Z"),
             Catchup::Last,
         );
@@ -283,9 +322,26 @@ mod tests {
             &TimeZone::UTC,
             ts("2026-01-01T00:00:00Z"),
             ts("2026-01-01T01:00:00Z"),
+            ts("2026-01-01T01:00:00Z"),
             Catchup::All,
         );
         assert_eq!(fires.len(), 60);
         assert!(fires.iter().all(|f| f.skip.is_none()));
+    }
+
+    #[test]
+    fn firing_ahead_makes_the_coming_fire_time_and_no_later_one() {
+        let fires = due_fires(
+            &every_minute(),
+            &TimeZone::UTC,
+            ts("2026-01-01T00:00:00Z"),
+            ts("2026-01-01T00:01:00Z"),
+            ts("2026-01-01T00:00:59Z"),
+            Catchup::None,
+        );
+        let times: Vec<Timestamp> = fires.iter().map(|f| f.time).collect();
+        assert_eq!(times, vec![ts("2026-01-01T00:01:00Z")]);
+        assert_eq!(fires[0].origin, Origin::Cron);
+        assert!(fires[0].skip.is_none());
     }
 }

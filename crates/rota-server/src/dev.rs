@@ -111,6 +111,7 @@ pub async fn run_dev(
         liveness: Arc::default(),
         cron_changes: Arc::new(std::sync::Mutex::new(cron_tx)),
         latest_plan: Arc::default(),
+        rounds: Arc::default(),
         peers: peer_client().map_err(|e| DevError::Client(e.to_string()))?,
     };
     tokio::spawn(reports::run(ctx.clone(), report_rx));

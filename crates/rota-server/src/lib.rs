@@ -15,6 +15,7 @@ mod error;
 mod http;
 mod liveness;
 mod reports;
+mod request_cache;
 mod scheduler;
 
 pub use config::{MemberStart, Membership, ServerConfig};

@@ -1,11 +1,12 @@
 //! The scheduling loop: whenever the state changes, ask the pure core which queued runs
 //! start now, commit the whole plan as one write, then hand the placed runs to the agent.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 
 use jiff::Timestamp;
 use rota_agent::Assignment;
+use rota_model::api::RoundView;
 use rota_model::placement::{Constraint, Operator};
 use rota_model::spec::COSMOS_EXTENDED;
 use rota_model::{AppSpec, NodeId, RunId};
@@ -15,13 +16,17 @@ use rota_sched::{
 use rota_store::{Command, State};
 
 use crate::context::Context;
+use crate::request_cache::RequestCache;
 
 /// Runs the loop until the store closes.
 pub(crate) async fn run(ctx: Context) {
     let mut changes = ctx.store.watch();
     let scheduler = Arc::new(Scheduler::default());
+    let requests = Arc::new(Mutex::new(RequestCache::default()));
     let mut plan_id = 0;
     let mut reservations: Vec<Reservation> = Vec::new();
+    // The last round's time, and when the first run it saw waiting for a time is due.
+    let mut last_round: Option<(Timestamp, Option<Timestamp>)> = None;
     loop {
         // Nothing waits: nothing to plan until something changes.
         if ctx
@@ -36,16 +41,37 @@ pub(crate) async fn run(ctx: Context) {
             continue;
         }
         let now = ctx.now();
+        let began = std::time::Instant::now();
         plan_id += 1;
+        // Runs that became due since the last round (cron runs made ahead of their time)
+        // are decided now, all of them, even beyond the window.
+        let window = Window {
+            per_queue: ROUND_WINDOW,
+            due_after: last_round
+                .filter(|(_, due)| due.is_some_and(|t| t <= now))
+                .map(|(at, _)| at),
+        };
         let PlannedRound {
             snapshot: planned,
-            next_retry,
+            next_due,
             epoch: planned_on,
             plan,
-        } = match plan_round(&ctx, &scheduler, reservations, now, plan_id).await {
+        } = match plan_round(
+            &ctx,
+            &scheduler,
+            &requests,
+            reservations,
+            now,
+            window,
+            plan_id,
+        )
+        .await
+        {
             Ok(round) => round,
             Err(e) => std::panic::resume_unwind(e.into_panic()),
         };
+        let planned_in = began.elapsed();
+        last_round = Some((now, next_due));
         reservations = plan.reservations.clone();
         let plan = Arc::new(plan);
         *ctx.latest_plan.lock().unwrap_or_else(|e| e.into_inner()) = Some(plan.clone());
@@ -66,8 +92,10 @@ pub(crate) async fn run(ctx: Context) {
             rota_sched::Recheck::default()
         } else {
             let fresh = ctx.store.read(|s| {
-                (s.scheduling_epoch() != planned_on)
-                    .then(|| snapshot(s, &reservations, now, ROUND_WINDOW).0)
+                (s.scheduling_epoch() != planned_on).then(|| {
+                    let mut requests = requests.lock().unwrap_or_else(|e| e.into_inner());
+                    snapshot(s, &reservations, now, window, &mut requests).0
+                })
             });
             scheduler.recheck(&plan, fresh.as_ref().unwrap_or(&planned))
         };
@@ -96,6 +124,7 @@ pub(crate) async fn run(ctx: Context) {
                 .or_default()
                 .push(placement.run);
         }
+        let mut placed_count = 0;
         for (node, runs) in by_node {
             let placed = ctx
                 .store
@@ -106,20 +135,33 @@ pub(crate) async fn run(ctx: Context) {
                 })
                 .await;
             match placed {
-                Ok(applied) => dispatch(&ctx, &node, &applied.runs),
+                Ok(applied) => {
+                    placed_count += applied.runs.len();
+                    dispatch(&ctx, &node, &applied.runs);
+                }
                 Err(e) => tracing::error!(error = %e, "cannot commit a plan"),
             }
         }
-        let retry_wait = next_retry.map(|t| {
+        if !planned.queued.is_empty() {
+            ctx.round(RoundView {
+                began: now,
+                looked_at: planned.queued.len(),
+                placed: placed_count,
+                rejected: plan.rejections.len(),
+                planned_ms: planned_in.as_secs_f64() * 1e3,
+                committed_ms: began.elapsed().as_secs_f64() * 1e3,
+            });
+        }
+        let due_wait = next_due.map(|t| {
             t.duration_since(ctx.now())
                 .max(jiff::SignedDuration::ZERO)
                 .unsigned_abs()
         });
         // The next round, once something it looks at changed (its own placements count), or
-        // a retry's backoff is over. A change it would not see (a run reported started)
-        // wakes no round.
-        let retry = async {
-            match retry_wait {
+        // a run waiting for a time (a retry's backoff, a cron run's schedule time) is due. A
+        // change it would not see (a run reported started) wakes no round.
+        let due = async {
+            match due_wait {
                 Some(wait) => tokio::time::sleep(wait).await,
                 None => std::future::pending().await,
             }
@@ -136,7 +178,7 @@ pub(crate) async fn run(ctx: Context) {
         };
         tokio::select! {
             open = relevant => if !open { return },
-            () = retry => {}
+            () = due => {}
         }
     }
 }
@@ -145,8 +187,8 @@ pub(crate) async fn run(ctx: Context) {
 struct PlannedRound {
     /// The snapshot it planned on.
     snapshot: Snapshot,
-    /// When the next retry waiting for its backoff (among the runs looked at) is due.
-    next_retry: Option<Timestamp>,
+    /// When the first run waiting for a time (among the runs walked) is due.
+    next_due: Option<Timestamp>,
     /// The scheduling epoch the snapshot was taken at.
     epoch: u64,
     /// The plan.
@@ -160,22 +202,26 @@ struct PlannedRound {
 async fn plan_round(
     ctx: &Context,
     scheduler: &Arc<Scheduler>,
+    requests: &Arc<Mutex<RequestCache>>,
     reservations: Vec<Reservation>,
     now: Timestamp,
+    window: Window,
     plan_id: u64,
 ) -> Result<PlannedRound, tokio::task::JoinError> {
-    let (ctx, scheduler) = (ctx.clone(), scheduler.clone());
+    let (ctx, scheduler, requests) = (ctx.clone(), scheduler.clone(), requests.clone());
     tokio::task::spawn_blocking(move || {
-        let ((snapshot, next_retry), epoch) = ctx.store.read(|s| {
+        let mut requests = requests.lock().unwrap_or_else(|e| e.into_inner());
+        let ((snapshot, next_due), epoch) = ctx.store.read(|s| {
             (
-                snapshot(s, &reservations, now, ROUND_WINDOW),
+                snapshot(s, &reservations, now, window, &mut requests),
                 s.scheduling_epoch(),
             )
         });
+        drop(requests);
         let plan = scheduler.plan(&snapshot, &Params::new(plan_id, now));
         PlannedRound {
             snapshot,
-            next_retry,
+            next_due,
             epoch,
             plan,
         }
@@ -185,7 +231,18 @@ async fn plan_round(
 
 /// The snapshot as it is now, every queued run included, for `rota queues`.
 pub(crate) fn local_snapshot(ctx: &Context, state: &State) -> Snapshot {
-    snapshot(state, &[], ctx.now(), usize::MAX).0
+    let everything = Window {
+        per_queue: usize::MAX,
+        due_after: None,
+    };
+    snapshot(
+        state,
+        &[],
+        ctx.now(),
+        everything,
+        &mut RequestCache::default(),
+    )
+    .0
 }
 
 /// What the latest plan said of a queued run it did not place, for `rota why`.
@@ -207,6 +264,16 @@ pub(crate) fn explain(ctx: &Context, run: RunId) -> Option<String> {
 /// planning over all of them took most of the leader's CPU. The rest wait for a later round;
 /// `rota why` explains them once they are within the window.
 const ROUND_WINDOW: usize = 4096;
+
+/// Which queued runs a round looks at.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    /// The most runs of each queue, from its head.
+    per_queue: usize,
+    /// Runs that waited for a time after this one and may start now are looked at beyond
+    /// `per_queue`: the runs due at one instant are decided in one round.
+    due_after: Option<Timestamp>,
+}
 
 /// The capacity given to a node for a Cosmos extended resource it does not declare: no limit.
 const UNLIMITED: u64 = 1 << 40;
@@ -231,14 +298,15 @@ fn request_of(spec: &AppSpec, labelled: bool) -> Request {
 }
 
 /// The state as the scheduling core sees it: every registered node with what its running
-/// runs leave free, the queues' settings, each app's placement profile and the first `window`
-/// runs of each queue that may start now; and when the next retry waiting for its backoff
-/// (among the runs looked at) is due.
+/// runs leave free, the queues' settings, each app's placement profile and the runs of each
+/// queue in `window` that may start now; and when the first run waiting for a time (a
+/// retry's backoff, a cron run's schedule time) among those walked is due.
 fn snapshot(
     state: &State,
     reservations: &[Reservation],
     now: Timestamp,
-    window: usize,
+    window: Window,
+    requests: &mut RequestCache,
 ) -> (Snapshot, Option<Timestamp>) {
     // Cosmos' `server.labels`: once a node serves only some queues, each run may go only
     // to the nodes that serve its queue, through an attribute per served queue.
@@ -251,13 +319,7 @@ fn snapshot(
     } else {
         BTreeSet::new()
     };
-    let mut requests: HashMap<*const AppSpec, Arc<Request>> = HashMap::new();
-    let mut request = |spec: &AppSpec| {
-        requests
-            .entry(spec as *const AppSpec)
-            .or_insert_with(|| Arc::new(request_of(spec, labelled)))
-            .clone()
-    };
+    requests.begin(state, labelled);
     let mut nodes: BTreeMap<NodeId, Node> = state
         .nodes()
         .map(|(id, entry)| {
@@ -283,10 +345,12 @@ fn snapshot(
         .collect();
     let mut running = Vec::new();
     for run in state.running() {
-        let (Some(spec), Some(node)) = (state.spec_of(run), run.node.clone()) else {
+        let Some(node) = run.node.clone() else {
             continue;
         };
-        let request = request(spec);
+        let Some((priority, request)) = requests.of(state, run, request_of) else {
+            continue;
+        };
         if let Some(n) = nodes.get_mut(&node) {
             n.free.cores -= request.demand.cores;
             n.free.mems -= request.demand.mems;
@@ -299,33 +363,39 @@ fn snapshot(
         running.push(RunningRun {
             id: run.id,
             node,
-            priority: spec.priority,
+            priority,
             request,
         });
     }
-    let mut next_retry: Option<Timestamp> = None;
+    let mut next_due: Option<Timestamp> = None;
     let mut queued = Vec::new();
     for slots in state.queued().values() {
         let mut taken = 0;
         for slot in slots {
-            if taken == window {
+            if taken >= window.per_queue && window.due_after.is_none() {
                 break;
             }
             let Some(run) = state.run(slot.run) else {
                 continue;
             };
             if let Some(t) = run.not_before.filter(|t| *t > now) {
-                next_retry = Some(next_retry.map_or(t, |n| n.min(t)));
+                next_due = Some(next_due.map_or(t, |n| n.min(t)));
                 continue;
             }
-            if let Some(spec) = state.spec_of(run) {
+            let just_due = window
+                .due_after
+                .is_some_and(|after| run.not_before.is_some_and(|t| t > after));
+            if taken >= window.per_queue && !just_due {
+                continue;
+            }
+            if let Some((_, request)) = requests.of(state, run, request_of) {
                 taken += 1;
                 queued.push(QueuedRun {
                     id: run.id,
                     priority: slot.priority,
                     schedule_time: slot.schedule_time,
                     queued_at: run.queued_at.unwrap_or(run.created_at),
-                    request: request(spec),
+                    request,
                 });
             }
         }
@@ -337,7 +407,7 @@ fn snapshot(
         queued,
         reservations: reservations.to_vec(),
     };
-    (snapshot, next_retry)
+    (snapshot, next_due)
 }
 
 /// Hands the runs placed on the server's own node to its agent; remote nodes find theirs

@@ -1,6 +1,7 @@
 //! The deterministic state machine: apps, their versions and runs, with the indexes the
 //! loops and the API read. Applying a command does no IO and reads no clock.
 
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use jiff::{SignedDuration, Timestamp};
@@ -129,6 +130,9 @@ pub struct State {
     /// not persisted, only compared within one process.
     #[serde(skip)]
     node_epochs: HashMap<NodeId, u64>,
+    /// Counts the apps removed (see [`State::apps_removed`]); not persisted.
+    #[serde(skip)]
+    apps_removed: u64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -142,7 +146,8 @@ struct Indexes {
     /// The running runs of each node (a run is placed with its node set).
     running_on: BTreeMap<NodeId, BTreeSet<RunId>>,
     pending: BTreeSet<RunId>,
-    pending_by_app: BTreeSet<(AppKey, Timestamp, RunId)>,
+    /// The pending runs of each app, by schedule time.
+    pending_by_app: BTreeMap<AppKey, BTreeSet<(Timestamp, RunId)>>,
     upstreams: BTreeMap<AppKey, Vec<Depend>>,
     downstreams: BTreeMap<AppKey, Vec<Depend>>,
 }
@@ -447,6 +452,7 @@ impl State {
         if let Some(edges) = declared {
             self.set_edges(&key, edges);
         }
+        self.renew_ahead_runs(&key, at, applied);
         // Its cron or its edges may have changed what its own and its dependents' pending
         // runs wait for.
         self.reevaluate_pending(&key, at, applied);
@@ -488,6 +494,7 @@ impl State {
             self.kill(id, at, "its app was removed", applied)?;
         }
         self.apps.remove(key);
+        self.apps_removed += 1;
         self.edges.retain(|d| &d.app != key && &d.upstream != key);
         self.index_edges();
         for dependent in dependents {
@@ -514,6 +521,9 @@ impl State {
             }
         }
         entry.scheduled = scheduled;
+        if !scheduled {
+            self.forget_ahead_runs(key, at);
+        }
         Ok(())
     }
 
@@ -543,7 +553,12 @@ impl State {
                     applied.runs.push(id);
                 }
                 None => {
-                    self.start_new_run(&fires.app, fire.time, fire.origin, at, applied);
+                    let id = self.start_new_run(&fires.app, fire.time, fire.origin, at, applied);
+                    // Fired ahead of its time: it waits for it.
+                    let run = self.runs.get_mut(&id).expect("exists");
+                    if fire.time > at && !run.state.is_ended() {
+                        run.not_before = Some(fire.time);
+                    }
                 }
             }
         }
@@ -943,6 +958,13 @@ impl State {
         self.scheduling_epoch
     }
 
+    /// How many apps this process saw removed: an app added again under a removed one's key
+    /// starts again at version 1, so what was derived from a version of that key is stale
+    /// once this moves.
+    pub fn apps_removed(&self) -> u64 {
+        self.apps_removed
+    }
+
     /// A number that changes whenever what `node`'s agent is sent may have changed: an
     /// attempt placed on it or gone from it, a kill or eviction ordered, the node
     /// registered or its state changed. A poll that finds nothing new for its agent waits
@@ -972,63 +994,70 @@ impl State {
         if from != Some(to) && (schedulable(to) || from.is_some_and(schedulable)) {
             self.scheduling_changed();
         }
-        let run = &self.runs[&id];
-        let key = run.app();
-        let slot = |state: &State| QueueSlot {
-            priority: state
-                .spec_of(&state.runs[&id])
-                .map_or(i32::MAX, |s| s.priority),
-            schedule_time: state.runs[&id].schedule_time,
-            run: id,
-        };
         if let Some(from) = from {
-            match from {
-                RunState::Queued => {
-                    let slot = slot(self);
-                    if let Some(q) = self.index.queued.get_mut(&key.queue) {
-                        q.remove(&slot);
-                        if q.is_empty() {
-                            self.index.queued.remove(&key.queue);
-                        }
-                    }
-                }
-                RunState::Running => {
-                    self.index.running.remove(&id);
-                    if let Some(node) = self.runs[&id].node.clone() {
-                        if let Some(on) = self.index.running_on.get_mut(&node) {
-                            on.remove(&id);
-                            if on.is_empty() {
-                                self.index.running_on.remove(&node);
-                            }
-                        }
-                        self.node_changed(&node);
-                    }
-                }
-                RunState::Pending => {
-                    self.index.pending.remove(&id);
-                    let time = self.runs[&id].schedule_time;
-                    self.index.pending_by_app.remove(&(key.clone(), time, id));
-                }
-                _ => {}
-            }
-            if !from.is_ended()
-                && let Some(active) = self.index.active_by_app.get_mut(&key)
-            {
-                active.remove(&id);
-                if active.is_empty() {
-                    self.index.active_by_app.remove(&key);
-                }
-            }
+            self.unindex(id, from);
         }
-        let state = self.runs[&id].state;
-        match state {
+        self.index(id);
+    }
+
+    /// The run's place in its queue, under its version's priority.
+    fn queue_slot(&self, id: RunId) -> QueueSlot {
+        let run = &self.runs[&id];
+        QueueSlot {
+            priority: self.spec_of(run).map_or(i32::MAX, |s| s.priority),
+            schedule_time: run.schedule_time,
+            run: id,
+        }
+    }
+
+    /// Takes the run out of the indexes of state `from`. The app's key is looked up
+    /// borrowed from the run.
+    fn unindex(&mut self, id: RunId, from: RunState) {
+        match from {
             RunState::Queued => {
-                let slot = slot(self);
-                self.index
-                    .queued
-                    .entry(key.queue.clone())
-                    .or_default()
-                    .insert(slot);
+                let slot = self.queue_slot(id);
+                let queue = self.runs[&id].queue.as_str();
+                remove_from(&mut self.index.queued, queue, &slot);
+            }
+            RunState::Running => {
+                self.index.running.remove(&id);
+                if let Some(node) = self.runs[&id].node.clone() {
+                    remove_from(&mut self.index.running_on, &node, &id);
+                    self.node_changed(&node);
+                }
+            }
+            RunState::Pending => {
+                self.index.pending.remove(&id);
+                let run = &self.runs[&id];
+                let parts = run.app_parts();
+                let entry = (run.schedule_time, id);
+                remove_from(
+                    &mut self.index.pending_by_app,
+                    &parts as &dyn AppKeyParts,
+                    &entry,
+                );
+            }
+            _ => {}
+        }
+        if !from.is_ended() {
+            let parts = self.runs[&id].app_parts();
+            remove_from(
+                &mut self.index.active_by_app,
+                &parts as &dyn AppKeyParts,
+                &id,
+            );
+        }
+    }
+
+    /// Puts the run in the indexes of its state. An owned key of its app is made only for
+    /// an index entry that does not exist yet.
+    fn index(&mut self, id: RunId) {
+        let to = self.runs[&id].state;
+        match to {
+            RunState::Queued => {
+                let slot = self.queue_slot(id);
+                let queue = self.runs[&id].queue.as_str();
+                insert_into(&mut self.index.queued, queue, || queue.to_string(), slot);
             }
             RunState::Running => {
                 self.index.running.insert(id);
@@ -1039,13 +1068,55 @@ impl State {
             }
             RunState::Pending => {
                 self.index.pending.insert(id);
-                let time = self.runs[&id].schedule_time;
-                self.index.pending_by_app.insert((key.clone(), time, id));
+                let run = &self.runs[&id];
+                let parts = run.app_parts();
+                let entry = (run.schedule_time, id);
+                let app: &dyn AppKeyParts = &parts;
+                insert_into(&mut self.index.pending_by_app, app, || run.app(), entry);
             }
             _ => {}
         }
-        if !state.is_ended() {
-            self.index.active_by_app.entry(key).or_default().insert(id);
+        if !to.is_ended() {
+            let run = &self.runs[&id];
+            let parts = run.app_parts();
+            let app: &dyn AppKeyParts = &parts;
+            insert_into(&mut self.index.active_by_app, app, || run.app(), id);
+        }
+    }
+}
+
+/// Removes `item` from the set under `key`, and the set once it is empty.
+fn remove_from<K, Q, T>(map: &mut BTreeMap<K, BTreeSet<T>>, key: &Q, item: &T)
+where
+    K: Borrow<Q> + Ord,
+    Q: Ord + ?Sized,
+    T: Ord,
+{
+    if let Some(set) = map.get_mut(key) {
+        set.remove(item);
+        if set.is_empty() {
+            map.remove(key);
+        }
+    }
+}
+
+/// Adds `item` to the set under `key`, making the owned key (`owned`) only for a new set.
+fn insert_into<K, Q, T>(
+    map: &mut BTreeMap<K, BTreeSet<T>>,
+    key: &Q,
+    owned: impl FnOnce() -> K,
+    item: T,
+) where
+    K: Borrow<Q> + Ord,
+    Q: Ord + ?Sized,
+    T: Ord,
+{
+    match map.get_mut(key) {
+        Some(set) => {
+            set.insert(item);
+        }
+        None => {
+            map.insert(owned(), BTreeSet::from([item]));
         }
     }
 }
@@ -1082,6 +1153,7 @@ mod apps_by_key {
     }
 }
 
+mod ahead;
 mod depends;
 mod import;
 mod nodes;

@@ -46,8 +46,8 @@ pub(crate) fn view(ctx: &Context, key: &AppKey) -> Result<AppView, ApiError> {
         let next_fire_time = match entry.scheduled.then(|| current.spec.trigger()) {
             Some(Trigger::Cron(cron)) => {
                 let tz = current.spec.time_zone(&ctx.config.time_zone);
-                let after = entry.cursor.unwrap_or(current.created_at).max(ctx.now());
-                cron.next_after(after, &tz)
+                // Not after the cursor: the run of the coming fire time may be made already.
+                cron.next_after(ctx.now(), &tz)
             }
             _ => None,
         };

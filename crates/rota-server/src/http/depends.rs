@@ -175,6 +175,9 @@ pub(crate) async fn why(
             }
         }
         RunState::Queued => summary.push(match run.not_before {
+            Some(t) if t > ctx.now() && run.attempts == 0 => {
+                format!("was made ahead and waits for its schedule time {t}")
+            }
             Some(t) if t > ctx.now() => format!("waits for its retry backoff until {t}"),
             _ => crate::scheduler::explain(&ctx, run.id)
                 .unwrap_or_else(|| "waits for capacity in its queue".to_string()),

@@ -10,6 +10,7 @@ mod import;
 mod members;
 mod nodes;
 mod queues;
+mod rounds;
 mod runs;
 
 use axum::Router;
@@ -46,6 +47,7 @@ pub(crate) fn router(ctx: Context) -> Router {
         .route("/v1/queues", get(queues::list))
         .route("/v1/queues/{name}", axum::routing::put(queues::set))
         .route("/v1/queued", get(queues::queued))
+        .route("/v1/scheduler/rounds", get(rounds::list))
         .route("/v1/queued/{id}", delete(queues::delete_queued))
         .route("/v1/runs", get(runs::list))
         .route("/v1/runs/{id}", get(runs::get))

@@ -133,11 +133,13 @@ impl State {
     }
 
     fn pending_between(&self, app: &AppKey, lo: Timestamp, hi: Timestamp) -> Vec<RunId> {
-        let range = (app.clone(), lo, RunId(0))..=(app.clone(), hi, RunId(u64::MAX));
+        let range = (lo, RunId(0))..=(hi, RunId(u64::MAX));
         self.index
             .pending_by_app
-            .range(range)
-            .map(|(_, _, id)| *id)
+            .get(app)
+            .into_iter()
+            .flat_map(|pending| pending.range(range.clone()))
+            .map(|(_, id)| *id)
             .collect()
     }
 

@@ -196,6 +196,7 @@ impl State {
             index: Default::default(),
             scheduling_epoch: 0,
             node_epochs: Default::default(),
+            apps_removed: 0,
         };
         state.reindex_with(by_app_time);
         Ok(state)

@@ -2,6 +2,7 @@
 //! its invariants after every one, builders that make scenarios read as stories, and the
 //! scenarios and property tests themselves.
 
+mod ahead;
 mod calls;
 mod props;
 mod reports;

@@ -99,7 +99,8 @@ pub async fn run(args: BurstArgs) -> Result<()> {
     .into_iter()
     .collect::<Result<Vec<Vec<Run>>, _>>()?;
     let runs: Vec<&Run> = records.iter().flatten().collect();
-    let lateness = Lateness::of(runs.iter().copied(), &server.log_root());
+    let rounds = client.rounds().await?;
+    let lateness = Lateness::of(runs.iter().copied(), &server.log_root(), &rounds);
     let latest = |times: &[f64]| times.iter().copied().fold(f64::NAN, f64::max);
     report.figure(
         "fire times without a run",
@@ -144,6 +145,12 @@ pub async fn run(args: BurstArgs) -> Result<()> {
             report.figure(
                 "all decided by the scheduler (latest rejection, ended_at)",
                 latest(&lateness.ended),
+                "ms",
+                None,
+            );
+            report.figure(
+                "all decisions committed (latest round's commit)",
+                latest(&lateness.committed),
                 "ms",
                 Some(Goal::at_most(1000.0)),
             );

@@ -8,13 +8,18 @@
 //!   placement and then overwritten by the process start), so this is the closest measure of
 //!   dispatch;
 //! - process start: `started_at` as the agent reported it;
-//! - recorded ended: `ended_at` (the process's exit).
+//! - recorded ended: `ended_at` (the process's exit);
+//! - for a run the scheduler rejected, whose `ended_at` is the time its round began: when
+//!   that round had its plan and when its decisions were committed
+//!   (`GET /v1/scheduler/rounds`).
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use rota_model::Run;
+use rota_model::api::RoundView;
 
 use super::common::millis_between;
 
@@ -31,11 +36,20 @@ pub struct Lateness {
     pub ended: Vec<f64>,
     /// Runs whose `start.log` could not be read or had no timestamped line.
     pub no_start_log: usize,
+    /// To the plan of the round that ended the run.
+    pub planned: Vec<f64>,
+    /// To the commit of the decisions of the round that ended the run.
+    pub committed: Vec<f64>,
 }
 
 impl Lateness {
     /// The lateness of `runs`, whose logs are under `log_root` (stamped in UTC).
-    pub fn of<'a>(runs: impl IntoIterator<Item = &'a Run>, log_root: &Path) -> Lateness {
+    pub fn of<'a>(
+        runs: impl IntoIterator<Item = &'a Run>,
+        log_root: &Path,
+        rounds: &[RoundView],
+    ) -> Lateness {
+        let rounds: HashMap<Timestamp, &RoundView> = rounds.iter().map(|r| (r.began, r)).collect();
         let mut lateness = Lateness::default();
         for run in runs {
             let t = run.schedule_time;
@@ -49,6 +63,11 @@ impl Lateness {
             }
             if let Some(ended) = run.ended_at {
                 lateness.ended.push(millis_between(t, ended));
+                if let Some(round) = rounds.get(&ended) {
+                    let began = millis_between(t, ended);
+                    lateness.planned.push(began + round.planned_ms);
+                    lateness.committed.push(began + round.committed_ms);
+                }
             }
         }
         lateness
