@@ -135,6 +135,13 @@ impl Agent {
         &self.config.node
     }
 
+    /// Removes the idle cgroups kept for the next process runs, unless one is running: for
+    /// an agent that stops, so that it leaves none behind.
+    pub async fn remove_idle_cgroups(&self) {
+        let process = self.runtimes.process.clone();
+        let _ = tokio::task::spawn_blocking(move || process.remove_idle_cgroups()).await;
+    }
+
     /// Whether process runs' `cores` and `mems` are enforced on this node, and why not.
     pub fn limits(&self) -> Limits {
         convert::limits(self.runtimes.process.limits())

@@ -17,7 +17,8 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep, sleep_until};
 
 use crate::cgroup::{
-    CgroupConfig, Confinement, Hierarchy, Limits, OomSign, Pool, Resources, RunCgroup, Usage,
+    CgroupConfig, Confinement, Hierarchy, LINGER, Limits, OomSign, Pool, Resources, RunCgroup,
+    Usage,
 };
 use crate::child::Child;
 use crate::error::RuntimeError;
@@ -97,6 +98,13 @@ impl ProcessRuntime {
             .as_ref()
             .map(|h| h.parents.iter().map(|p| p.dir.clone()).collect())
             .unwrap_or_default()
+    }
+
+    /// Removes the cgroups kept idle for the next runs (and with them the parent
+    /// directories) now rather than a second after the last run, unless a run is active: for
+    /// an agent that stops. Blocks on cgroupfs: call it off the async threads.
+    pub fn remove_idle_cgroups(&self) {
+        self.pool.remove_idle();
     }
 
     /// The names of the runs' cgroups that exist now, whoever made them.
@@ -293,7 +301,9 @@ fn generated_cgroup_name() -> String {
 }
 
 /// Gives a run's cgroup (made with `resources`) back to the pool off the async threads, which
-/// keeps it for another run or empties and removes it; a failure goes to `start.log`.
+/// keeps it for another run or empties and removes it; a failure goes to `start.log`. When it
+/// was the last active run, the pool's idle cgroups are removed [`LINGER`] later unless another
+/// run has begun by then.
 async fn remove_cgroup(
     pool: &Arc<Pool>,
     cgroup: RunCgroup,
@@ -301,17 +311,29 @@ async fn remove_cgroup(
     log: &mut StartLog,
 ) {
     let path = cgroup.path();
-    let pool = pool.clone();
-    let result = tokio::task::spawn_blocking(move || pool.release(cgroup, resources))
-        .await
-        .unwrap_or_else(|e| Err(io::Error::other(e)));
+    let result = tokio::task::spawn_blocking({
+        let pool = pool.clone();
+        move || pool.release(cgroup, resources)
+    })
+    .await
+    .unwrap_or_else(|e| Err(io::Error::other(e)));
     match result {
-        Ok(0) => {}
-        Ok(n) => log.line(format_args!(
-            "{} left in cgroup {}: SIGKILL",
-            count_processes(n),
-            path.display()
-        )),
+        Ok(released) => {
+            if released.killed > 0 {
+                log.line(format_args!(
+                    "{} left in cgroup {}: SIGKILL",
+                    count_processes(released.killed),
+                    path.display()
+                ));
+            }
+            if let Some(quiet) = released.quiet {
+                let pool = pool.clone();
+                tokio::spawn(async move {
+                    sleep(LINGER).await;
+                    let _ = tokio::task::spawn_blocking(move || pool.drain(quiet)).await;
+                });
+            }
+        }
         Err(err) => {
             log.line(format_args!(
                 "cannot remove cgroup {}: {err}",

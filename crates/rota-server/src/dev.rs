@@ -131,9 +131,13 @@ pub async fn run_dev(
     }
     tracing::info!(address = %listener.local_addr()?, "rota is serving");
     ready();
+    let agent = ctx.agent.clone();
     axum::serve(listener, http::router(ctx))
         .with_graceful_shutdown(shutdown)
         .await?;
+    if let Some(agent) = agent {
+        agent.remove_idle_cgroups().await;
+    }
     Ok(())
 }
 

@@ -67,9 +67,11 @@ pub async fn run(server: &str, args: AgentArgs) -> Result<()> {
     );
     tokio::spawn(send_reports(client.clone(), node.clone(), reports_rx));
     tokio::select! {
-        () = work(&client, &agent, &registration) => Ok(()),
-        () = shutdown_signal() => Ok(()),
+        () = work(&client, &agent, &registration) => {}
+        () = shutdown_signal() => {}
     }
+    agent.remove_idle_cgroups().await;
+    Ok(())
 }
 
 fn registration(node: &NodeId, args: &AgentArgs) -> Result<Registration> {

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 
 pub(crate) use hierarchy::Hierarchy;
 pub(crate) use join::Confinement;
-pub(crate) use pool::Pool;
+pub(crate) use pool::{LINGER, Pool};
 pub(crate) use probe::cgroup_of_pid;
 pub(crate) use run::{OomSign, RunCgroup};
 

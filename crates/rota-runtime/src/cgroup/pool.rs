@@ -5,10 +5,15 @@
 //! ```text
 //!  acquire(name) ── an idle cgroup? ── yes ─▶ rename to name, reset counters, limits that changed
 //!                                   └─ no ──▶ Hierarchy::create(name)
-//!  release(run)  ── empty, other runs active, room left ─▶ kept idle (memory charges given back)
-//!                └─ otherwise ─▶ removed; the last active run also removes every idle one,
-//!                                and with them the parent directories
+//!  release(run)  ── empty, room left ─▶ kept idle (memory charges above 1 MiB given back)
+//!                └─ otherwise ─▶ removed
+//!  the last active run released ─▶ Quiet; drain(quiet) after LINGER removes every idle
+//!                                  cgroup, and with them the parents, unless a run began since
 //! ```
+//!
+//! Runs often come in bursts (a scheduler round places several at once) with short gaps in
+//! which none is active; the idle cgroups outlive such a gap by [`LINGER`] instead of being
+//! removed and made again with the next burst.
 //!
 //! Only on cgroup v1: v2 can neither rename a cgroup nor reset its `memory.peak`, so there each
 //! run gets a new cgroup. A reused cgroup always carries its run's name, so that an agent
@@ -17,12 +22,15 @@
 
 use std::io;
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 use super::hierarchy::{Hierarchy, Version};
 use super::{Resources, RunCgroup};
 
 /// Idle cgroups kept at most.
 const MAX_IDLE: usize = 128;
+/// How long idle cgroups are kept once no run is active.
+pub(crate) const LINGER: Duration = Duration::from_secs(1);
 
 /// An empty cgroup and the limits written in it.
 #[derive(Debug)]
@@ -36,6 +44,24 @@ struct State {
     /// Cgroups handed out and not released yet.
     active: usize,
     idle: Vec<Idle>,
+    /// Counts the cgroups handed out, so that a drain knows whether a run began since.
+    acquired: u64,
+}
+
+/// The moment the last active run was released: [`Pool::drain`] removes the idle cgroups
+/// unless a run began since.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Quiet {
+    acquired: u64,
+}
+
+/// What [`Pool::release`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Released {
+    /// Processes left in the cgroup and killed.
+    pub(crate) killed: usize,
+    /// Set when no run is active any more: pass it to [`Pool::drain`] after [`LINGER`].
+    pub(crate) quiet: Option<Quiet>,
 }
 
 /// The run cgroups of one runtime: handed out by [`Pool::acquire`], given back by
@@ -57,6 +83,7 @@ impl Pool {
         let idle = {
             let mut state = self.lock();
             state.active += 1;
+            state.acquired += 1;
             state.idle.pop()
         };
         if let Some(idle) = idle {
@@ -78,33 +105,55 @@ impl Pool {
     }
 
     /// Takes back a cgroup handed out by [`Pool::acquire`] with `resources` as its limits.
-    /// Keeps it for the next run when it is empty and other runs are active; otherwise kills
-    /// whatever is left in it (SIGKILL) and removes it, and with the last active run every
-    /// idle cgroup too. Returns how many processes it killed. Blocks: call it off the async
-    /// threads.
-    pub(crate) fn release(&self, cgroup: RunCgroup, resources: Resources) -> io::Result<usize> {
+    /// Keeps it for the next run when it is empty (v1); otherwise kills whatever is left in it
+    /// (SIGKILL) and removes it. Blocks: call it off the async threads.
+    pub(crate) fn release(&self, cgroup: RunCgroup, resources: Resources) -> io::Result<Released> {
         let keep = cgroup.version == Version::V1
             && cgroup.pids().is_empty()
             && cgroup.release_memory().is_ok();
-        let drained = {
+        let (kept, quiet) = {
             let mut state = self.lock();
             state.active -= 1;
-            if state.active == 0 {
-                std::mem::take(&mut state.idle)
+            let quiet = (state.active == 0).then_some(Quiet {
+                acquired: state.acquired,
+            });
+            if keep && state.idle.len() < MAX_IDLE {
+                state.idle.push(Idle { cgroup, resources });
+                (None, quiet)
             } else {
-                if keep && state.idle.len() < MAX_IDLE {
-                    state.idle.push(Idle { cgroup, resources });
-                    return Ok(0);
-                }
-                Vec::new()
+                (Some(cgroup), quiet)
             }
+        };
+        let killed = match kept {
+            None => 0,
+            Some(cgroup) => cgroup.reclaim()?,
+        };
+        Ok(Released { killed, quiet })
+    }
+
+    /// Removes every idle cgroup, and with them the parent directories, if no run began
+    /// since `quiet`. Blocks: call it off the async threads.
+    pub(crate) fn drain(&self, quiet: Quiet) {
+        if self.lock().acquired == quiet.acquired {
+            self.remove_idle();
+        }
+    }
+
+    /// Removes every idle cgroup, and with them the parent directories, unless a run is
+    /// active. Blocks: call it off the async threads.
+    pub(crate) fn remove_idle(&self) {
+        let drained = {
+            let mut state = self.lock();
+            if state.active > 0 {
+                return;
+            }
+            std::mem::take(&mut state.idle)
         };
         for idle in drained {
             if let Err(err) = idle.cgroup.reclaim() {
                 tracing::warn!(cgroup = %idle.cgroup.path().display(), %err, "an idle cgroup is left behind");
             }
         }
-        cgroup.reclaim()
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

@@ -18,6 +18,11 @@ use super::{Resources, Usage};
 pub(crate) const CPU_PERIOD_US: u64 = 100_000;
 /// The smallest quota the kernel accepts.
 const CPU_QUOTA_MIN_US: u64 = 1_000;
+/// Memory still charged to a finished run's cgroup (kernel objects, page cache) that is left
+/// there when the cgroup is kept for the next run: giving it back (`memory.force_empty`)
+/// makes the kernel scan for pages to reclaim, which costs more than the start of a small
+/// program, and a run of `/bin/true` leaves about 160 KiB that no scan frees.
+const RESIDUE_KEPT_BYTES: u64 = 1 << 20;
 /// How long [`RunCgroup::reclaim`] waits for SIGKILLed members to leave.
 const RECLAIM_WAIT: Duration = Duration::from_secs(2);
 
@@ -50,6 +55,9 @@ pub(crate) struct RunCgroup {
     /// The OOM kills the kernel had counted when this run got the cgroup: a reused cgroup
     /// (see [`super::pool`]) keeps the count of the runs before, which v1 cannot reset.
     oom_base: u64,
+    /// The memory charged to a reused cgroup when this run got it (v1): at most
+    /// [`RESIDUE_KEPT_BYTES`] left by the runs before, taken off the peak.
+    memory_base: u64,
 }
 
 impl Hierarchy {
@@ -92,6 +100,7 @@ impl Hierarchy {
         RunCgroup {
             version: self.version,
             oom_base: 0,
+            memory_base: 0,
             dirs: self
                 .parents
                 .iter()
@@ -130,6 +139,7 @@ impl RunCgroup {
         RunCgroup {
             version,
             oom_base: 0,
+            memory_base: 0,
             dirs: dirs
                 .into_iter()
                 .map(|(path, controllers)| Dir {
@@ -243,7 +253,8 @@ impl RunCgroup {
         let (peak, cpu) = match self.version {
             Version::V1 => (
                 self.with("memory")
-                    .and_then(|d| files::read_u64(d, "memory.max_usage_in_bytes")),
+                    .and_then(|d| files::read_u64(d, "memory.max_usage_in_bytes"))
+                    .map(|peak| peak.saturating_sub(self.memory_base)),
                 self.with("cpuacct")
                     .and_then(|d| files::read_u64(d, "cpuacct.usage"))
                     .map(Duration::from_nanos),
@@ -359,8 +370,9 @@ impl RunCgroup {
     }
 
     /// Makes a cgroup that held an earlier run ready for a new one (v1): its high-water mark,
-    /// limit-hit count and CPU time back to zero, its OOM kill count taken as the new base,
-    /// and `resources` written where they differ from `before` (an absent limit is lifted).
+    /// limit-hit count and CPU time back to zero, its OOM kill count and the memory still
+    /// charged to it taken as the new bases, and `resources` written where they differ from
+    /// `before` (an absent limit is lifted).
     pub(super) fn reset_for(
         &mut self,
         resources: &Resources,
@@ -368,8 +380,10 @@ impl RunCgroup {
     ) -> io::Result<()> {
         if let Some(dir) = self.with("memory") {
             files::write(dir, "memory.max_usage_in_bytes", "0")?;
+            let residue = files::read_u64(dir, "memory.max_usage_in_bytes").unwrap_or(0);
             files::write(dir, "memory.failcnt", "0")?;
             let text = files::read(dir, "memory.oom_control").unwrap_or_default();
+            self.memory_base = residue;
             self.oom_base = files::keyed(&text, "oom_kill").unwrap_or(0);
         }
         if let Some(dir) = self.with("cpuacct") {
@@ -404,10 +418,14 @@ impl RunCgroup {
     }
 
     /// After a run, before the cgroup is kept for another (v1): gives back the memory still
-    /// charged to it (page cache the run left), so that the next run's peak starts from zero.
+    /// charged to it (page cache the run left) when it is more than [`RESIDUE_KEPT_BYTES`],
+    /// so that little of the next run's limit is taken by what the runs before left.
     pub(super) fn release_memory(&self) -> io::Result<()> {
         match self.with("memory") {
-            Some(dir) if files::read_u64(dir, "memory.usage_in_bytes").unwrap_or(0) > 0 => {
+            Some(dir)
+                if files::read_u64(dir, "memory.usage_in_bytes").unwrap_or(0)
+                    > RESIDUE_KEPT_BYTES =>
+            {
                 files::write(dir, "memory.force_empty", "0")
             }
             _ => Ok(()),

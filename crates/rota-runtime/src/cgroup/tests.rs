@@ -243,7 +243,8 @@ fn v1_for_real_a_cgroup_is_reused_under_the_next_runs_name_with_fresh_counters_a
             .unwrap()
     };
     // Another run is active: the first run's cgroup is kept, not removed.
-    assert_eq!(pool.release(first, small).unwrap(), 0);
+    let released = pool.release(first, small).unwrap();
+    assert_eq!((released.killed, released.quiet), (0, None));
     assert!(memory("run-1-1").is_dir(), "kept for the next run");
 
     let unlimited_cpu = Resources {
@@ -262,11 +263,36 @@ fn v1_for_real_a_cgroup_is_reused_under_the_next_runs_name_with_fresh_counters_a
     }
     assert_eq!(reused.oom(), OomSign::Kills(0));
     assert_eq!(reused.usage().cpu_time, Some(Duration::ZERO));
+    assert_eq!(
+        reused.usage().peak_memory_bytes,
+        Some(0),
+        "what runs before left is not counted"
+    );
 
-    // The last active run takes every idle cgroup and the parents with it.
-    assert_eq!(pool.release(reused, unlimited_cpu).unwrap(), 0);
-    assert!(memory("run-2-1").is_dir());
-    assert_eq!(pool.release(other, small).unwrap(), 0);
+    // The last active run leaves the idle cgroups for a while: a run that begins before the
+    // drain voids it and reuses one.
+    assert_eq!(pool.release(reused, unlimited_cpu).unwrap().quiet, None);
+    let quiet = pool
+        .release(other, small)
+        .unwrap()
+        .quiet
+        .expect("no run is active");
+    assert!(memory("run-2-1").is_dir(), "kept after the last run");
+    let next = pool.acquire(&hierarchy, "run-4-1", &small).unwrap();
+    pool.drain(quiet);
+    assert!(
+        memory("run-4-1").is_dir(),
+        "a drain planned before a run began is void"
+    );
+    assert_eq!(hierarchy.children().len(), 2, "{:?}", hierarchy.children());
+
+    // Once quiet again, the drain takes every idle cgroup and the parents with them.
+    let quiet = pool
+        .release(next, small)
+        .unwrap()
+        .quiet
+        .expect("no run is active");
+    pool.drain(quiet);
     assert!(
         hierarchy.children().is_empty(),
         "{:?}",

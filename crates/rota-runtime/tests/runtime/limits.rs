@@ -11,6 +11,8 @@ use rota_runtime::{
 };
 use tempfile::TempDir;
 
+use super::eventually;
+
 /// A runtime whose runs' cgroups go under a parent named after the test, and a run's
 /// directories.
 struct Limited {
@@ -47,16 +49,15 @@ impl Limited {
         read(&self.log_dir.join(file))
     }
 
-    /// No cgroup of this runtime is left: the parents themselves are gone.
-    fn assert_nothing_left(&self) {
-        assert!(
-            self.runtime.cgroups().is_empty(),
-            "{:?}",
-            self.runtime.cgroups()
-        );
-        for parent in self.runtime.cgroup_parents() {
-            assert!(!parent.exists(), "{} is left behind", parent.display());
-        }
+    /// No cgroup of this runtime is left once the idle ones have lingered: the parents
+    /// themselves are gone.
+    async fn assert_nothing_left(&self) {
+        let runtime = &self.runtime;
+        let gone = eventually(Duration::from_secs(10), || {
+            runtime.cgroups().is_empty() && runtime.cgroup_parents().iter().all(|p| !p.exists())
+        })
+        .await;
+        assert!(gone, "left behind: {:?}", runtime.cgroups());
     }
 }
 
@@ -95,7 +96,7 @@ async fn a_process_over_its_memory_limit_is_oom_killed_and_ends_oom() {
         "{log}"
     );
     assert!(log.contains(" end failed: out of memory"), "{log}");
-    t.assert_nothing_left();
+    t.assert_nothing_left().await;
 }
 
 #[tokio::test]
@@ -127,7 +128,7 @@ async fn a_cpu_bound_process_limited_to_half_a_core_gets_about_half_a_core() {
     assert_eq!(outcome.ending, Ending::Killed, "{outcome:?}");
     assert!(outcome.usage.cpu_time.expect("CPU time") >= Duration::from_secs(1));
     assert!(t.read(START_LOG).contains(" cores=0.5 memory=unlimited"));
-    t.assert_nothing_left();
+    t.assert_nothing_left().await;
 }
 
 #[tokio::test]
@@ -147,7 +148,7 @@ async fn the_program_runs_in_its_cgroup_from_its_first_instruction() {
     assert!(memory_line.ends_with("/run-5-1"), "{output}");
     assert!(outcome.usage.cpu_time.is_some(), "{outcome:?}");
     assert!(outcome.usage.peak_memory_bytes.is_some(), "{outcome:?}");
-    t.assert_nothing_left();
+    t.assert_nothing_left().await;
 }
 
 #[tokio::test]
@@ -179,7 +180,7 @@ async fn a_process_that_left_its_group_is_still_killed_through_the_cgroup() {
         stat.is_empty() || stat.contains(") Z "),
         "the escaped process still runs: {stat}"
     );
-    t.assert_nothing_left();
+    t.assert_nothing_left().await;
 }
 
 #[tokio::test]
@@ -203,7 +204,7 @@ async fn a_cgroup_left_by_an_earlier_agent_is_reclaimed_with_its_processes() {
     assert!(!is_alive(id));
     assert_eq!(outcome.exit_reason, ExitReason::Signaled, "{outcome:?}");
     assert!(t.runtime.reclaim("run-9-1").is_none(), "gone");
-    t.assert_nothing_left();
+    t.assert_nothing_left().await;
 }
 
 #[tokio::test]

@@ -6,3 +6,17 @@ mod docker;
 mod limits;
 mod process;
 mod registry;
+
+use std::time::{Duration, Instant};
+
+/// Polls `condition` every 10 ms until it holds or `limit` has passed.
+pub async fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if condition() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    condition()
+}

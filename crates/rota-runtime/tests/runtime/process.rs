@@ -17,6 +17,8 @@ use rota_runtime::{
 };
 use tempfile::TempDir;
 
+use super::eventually;
+
 /// A run's directories: a working directory and a log directory, neither created yet.
 struct Run {
     _tmp: TempDir,
@@ -61,18 +63,6 @@ async fn start(spec: ProcessSpec) -> RunningProcess {
 /// Whether a signal sent to the process group would reach any process, zombies included.
 fn group_exists(pgid: i32) -> bool {
     kill(Pid::from_raw(-pgid), None) != Err(Errno::ESRCH)
-}
-
-/// Polls `condition` every 10 ms until it holds or `limit` has passed.
-async fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if condition() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    condition()
 }
 
 fn assert_ended(outcome: &Outcome, ending: Ending, reason: &str) {

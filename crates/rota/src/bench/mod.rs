@@ -26,6 +26,7 @@ mod lateness;
 mod memory;
 mod report;
 mod server;
+mod spawn;
 mod stats;
 
 use anyhow::{Result, bail};
@@ -58,6 +59,10 @@ pub enum Bench {
     /// placed by the leader's scheduler, reported started and finished by fake agents in
     /// batches; transitions per second and each batch's commit latency.
     Commits(commits::CommitsArgs),
+    /// How fast this machine starts and reaps trivial processes with no server in the way:
+    /// bare `fork`/`exec`/`wait`, then through rota's process runtime (logs, cgroup): the
+    /// limit under `e2e`.
+    Spawn(spawn::SpawnArgs),
 }
 
 /// Runs one benchmark. Ctrl-C or SIGTERM stops it: the benchmark is dropped, which stops its
@@ -71,6 +76,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             Bench::Memory(args) => memory::run(args).await,
             Bench::Api(args) => api::run(args).await,
             Bench::Commits(args) => commits::run(args).await,
+            Bench::Spawn(args) => spawn::run(args).await,
         }
     };
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

@@ -88,3 +88,52 @@ fn a_tiny_commits_benchmark_runs_three_servers_and_prints_its_figures() {
         .expect("JSON figures");
     assert_eq!(figures["bench"], "commits");
 }
+
+#[test]
+fn a_tiny_spawn_benchmark_starts_processes_both_ways_and_leaves_no_cgroup() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let json = dir.path().join("spawn.json");
+    let out = Command::new(rota_bin())
+        .args(["bench", "spawn", "--runs", "40", "--concurrency", "4"])
+        .arg("--json")
+        .arg(&json)
+        .env("TMPDIR", dir.path())
+        .output()
+        .expect("run rota bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "rota bench spawn failed ({}): {stdout}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "spawn: bare fork/exec/wait: starts per second: ",
+        "spawn: rota's process runtime: starts per second: ",
+        "spawn: rota's process runtime: CPU per start of this process: ",
+        "(goal ≥ 2,000 starts/s)",
+    ] {
+        assert!(stdout.contains(line), "no `{line}` in:\n{stdout}");
+    }
+    let figures: Value = serde_json::from_slice(&std::fs::read(&json).expect("the JSON file"))
+        .expect("JSON figures");
+    assert_eq!(figures["bench"], "spawn");
+    assert_eq!(figures["figures"].as_array().map(Vec::len), Some(6));
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("the temp dir")
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|name| name != "spawn.json")
+        .collect();
+    assert!(left.is_empty(), "the runs' directories are left: {left:?}");
+    if let Some(memory) = stdout
+        .lines()
+        .find_map(|l| l.split("memory under ").nth(1))
+        .and_then(|rest| rest.split(';').next())
+    {
+        assert!(
+            !std::path::Path::new(memory.trim()).exists(),
+            "{memory} is left"
+        );
+    }
+}
