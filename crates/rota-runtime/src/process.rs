@@ -156,63 +156,35 @@ impl ProcessRuntime {
         killer: Killer,
     ) -> Result<RunningProcess, RuntimeError> {
         let program = spec.argv.first().cloned().unwrap_or_default();
-        let mut log = blocking(&program, {
+        let prepared = tokio::task::spawn_blocking({
+            let runtime = self.clone();
             let spec = spec.clone();
-            move || open_logs(&spec)
+            move || runtime.prepare_and_spawn(&spec)
         })
-        .await?;
-        let cgroup = match self.make_cgroup(&spec).await {
-            Ok(cgroup) => cgroup,
-            Err(err) => {
-                log.line(format_args!("start failed: {err}"));
-                return Err(err);
-            }
-        };
-        log.line(format_args!(
-            "{}",
-            self.describe_limits(&spec, cgroup.as_ref())
-        ));
-        let confinement = match &cgroup {
-            Some(cgroup) => match cgroup.open_procs() {
-                Ok(files) => Confinement::cgroup(files),
-                Err(source) => {
-                    let err = RuntimeError::Cgroup {
-                        path: cgroup.path(),
-                        source,
-                    };
-                    log.line(format_args!("start failed: {err}"));
-                    remove_cgroup(&self.pool, cgroup.clone(), spec.resources, &mut log).await;
-                    return Err(err);
-                }
-            },
-            None => Confinement::rlimits(spec.resources.memory_bytes),
-        };
-        let spawned = blocking(&program, {
-            let spec = spec.clone();
-            move || {
-                let spawned = spawn(&spec, &confinement);
-                drop(confinement);
-                spawned
-            }
-        })
-        .await;
-        let spawned = match spawned {
-            Ok(spawned) => spawned,
-            Err(err) => {
-                log.line(format_args!("start failed: {err}"));
-                tracing::debug!(%err, argv = ?spec.argv, "process did not start");
-                if let Some(cgroup) = cgroup {
+        .await
+        .unwrap_or_else(|e| {
+            Err(StartFailure {
+                err: RuntimeError::Spawn {
+                    program: program.clone(),
+                    source: io::Error::other(e),
+                },
+                made: None,
+            })
+        });
+        let Prepared {
+            log,
+            cgroup,
+            spawned,
+        } = match prepared {
+            Ok(prepared) => prepared,
+            Err(StartFailure { err, made }) => {
+                if let Some((mut log, Some(cgroup))) = made {
                     remove_cgroup(&self.pool, cgroup, spec.resources, &mut log).await;
                 }
                 return Err(err);
             }
         };
         let pid = spawned.identity.pid;
-        log.line(format_args!(
-            "start pid={pid} argv={} workdir={}",
-            serde_json::to_string(&spec.argv).unwrap_or_else(|_| format!("{:?}", spec.argv)),
-            spec.workdir.display()
-        ));
         tracing::debug!(pid, argv = ?spec.argv, "process started");
 
         let supervisor = Supervisor {
@@ -238,30 +210,78 @@ impl ProcessRuntime {
         })
     }
 
-    /// Makes the run's cgroup with its limits, or renames an idle one of the pool, off the async
-    /// threads (a stale cgroup of the same name is emptied first, which waits for its
-    /// processes to die).
-    async fn make_cgroup(&self, spec: &ProcessSpec) -> Result<Option<RunCgroup>, RuntimeError> {
-        let Some(hierarchy) = self.cgroups.clone() else {
+    /// Everything a start does that blocks, in one go off the async threads: the log directory
+    /// and `start.log`, the run's cgroup (an idle one of the pool renamed, or a new one; a
+    /// stale cgroup of the same name is emptied first, which waits for its processes to die),
+    /// the spawn. Each failure is written to `start.log` once it exists.
+    fn prepare_and_spawn(&self, spec: &ProcessSpec) -> Result<Prepared, StartFailure> {
+        let mut log = open_logs(spec).map_err(|err| StartFailure { err, made: None })?;
+        let failed = |mut log: StartLog, cgroup: Option<RunCgroup>, err: RuntimeError| {
+            log.line(format_args!("start failed: {err}"));
+            StartFailure {
+                err,
+                made: Some((log, cgroup)),
+            }
+        };
+        let cgroup = match self.acquire_cgroup(spec) {
+            Ok(cgroup) => cgroup,
+            Err(err) => return Err(failed(log, None, err)),
+        };
+        log.line(format_args!(
+            "{}",
+            self.describe_limits(spec, cgroup.as_ref())
+        ));
+        let confinement = match &cgroup {
+            Some(made) => match made.open_procs() {
+                Ok(files) => Confinement::cgroup(files),
+                Err(source) => {
+                    let path = made.path();
+                    return Err(failed(log, cgroup, RuntimeError::Cgroup { path, source }));
+                }
+            },
+            None => Confinement::rlimits(spec.resources.memory_bytes),
+        };
+        let spawned = spawn(spec, &confinement);
+        drop(confinement);
+        match spawned {
+            Ok(spawned) => {
+                log.line(format_args!(
+                    "start pid={} argv={} workdir={}",
+                    spawned.identity.pid,
+                    serde_json::to_string(&spec.argv)
+                        .unwrap_or_else(|_| format!("{:?}", spec.argv)),
+                    spec.workdir.display()
+                ));
+                Ok(Prepared {
+                    log,
+                    cgroup,
+                    spawned,
+                })
+            }
+            Err(err) => {
+                tracing::debug!(%err, argv = ?spec.argv, "process did not start");
+                Err(failed(log, cgroup, err))
+            }
+        }
+    }
+
+    /// The run's cgroup with its limits, from the pool; `None` without cgroups. Blocks.
+    fn acquire_cgroup(&self, spec: &ProcessSpec) -> Result<Option<RunCgroup>, RuntimeError> {
+        let Some(hierarchy) = &self.cgroups else {
             return Ok(None);
         };
         let name = spec.cgroup.clone().unwrap_or_else(generated_cgroup_name);
-        let resources = spec.resources;
-        let pool = self.pool.clone();
-        let made = tokio::task::spawn_blocking({
-            let name = name.clone();
-            move || pool.acquire(&hierarchy, &name, &resources)
-        })
-        .await
-        .unwrap_or_else(|e| Err(io::Error::other(e)));
-        made.map(Some).map_err(|source| RuntimeError::Cgroup {
-            path: self
-                .cgroup_parents()
-                .first()
-                .map(|p| p.join(&name))
-                .unwrap_or_else(|| PathBuf::from(&name)),
-            source,
-        })
+        self.pool
+            .acquire(hierarchy, &name, &spec.resources)
+            .map(Some)
+            .map_err(|source| RuntimeError::Cgroup {
+                path: self
+                    .cgroup_parents()
+                    .first()
+                    .map(|p| p.join(&name))
+                    .unwrap_or_else(|| PathBuf::from(&name)),
+                source,
+            })
     }
 
     /// `limits cgroup=/sys/fs/cgroup/memory/rota/run-1-1 cores=0.5 memory=32MB`, or
@@ -301,22 +321,41 @@ fn generated_cgroup_name() -> String {
 }
 
 /// Gives a run's cgroup (made with `resources`) back to the pool off the async threads, which
-/// keeps it for another run or empties and removes it; a failure goes to `start.log`. When it
-/// was the last active run, the pool's idle cgroups are removed [`LINGER`] later unless another
-/// run has begun by then.
+/// keeps it for another run or empties and removes it; a failure goes to `start.log`.
 async fn remove_cgroup(
     pool: &Arc<Pool>,
     cgroup: RunCgroup,
     resources: Resources,
     log: &mut StartLog,
 ) {
+    give_back(pool, cgroup, resources, log, |_| ()).await;
+}
+
+/// Reads what `read` takes from a run's cgroup (made with `resources`), then gives it back to
+/// the pool, in one go off the async threads. The pool keeps it for another run or empties and
+/// removes it; a failure goes to `start.log`. When it was the last active run, the pool's idle
+/// cgroups are removed [`LINGER`] later unless another run has begun by then. `None` only if
+/// the blocking thread panicked.
+async fn give_back<R: Send + 'static>(
+    pool: &Arc<Pool>,
+    cgroup: RunCgroup,
+    resources: Resources,
+    log: &mut StartLog,
+    read: impl FnOnce(&RunCgroup) -> R + Send + 'static,
+) -> Option<R> {
     let path = cgroup.path();
-    let result = tokio::task::spawn_blocking({
+    let done = tokio::task::spawn_blocking({
         let pool = pool.clone();
-        move || pool.release(cgroup, resources)
+        move || {
+            let read = read(&cgroup);
+            (read, pool.release(cgroup, resources))
+        }
     })
-    .await
-    .unwrap_or_else(|e| Err(io::Error::other(e)));
+    .await;
+    let (read, result) = match done {
+        Ok((read, result)) => (Some(read), result),
+        Err(e) => (None, Err(io::Error::other(e))),
+    };
     match result {
         Ok(released) => {
             if released.killed > 0 {
@@ -342,19 +381,21 @@ async fn remove_cgroup(
             tracing::warn!(cgroup = %path.display(), %err, "a run's cgroup is left behind");
         }
     }
+    read
 }
 
-/// Runs `work` on a blocking thread; a panic there is a failure to start `program`.
-async fn blocking<T: Send + 'static>(
-    program: &str,
-    work: impl FnOnce() -> Result<T, RuntimeError> + Send + 'static,
-) -> Result<T, RuntimeError> {
-    tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| {
-        Err(RuntimeError::Spawn {
-            program: program.to_string(),
-            source: io::Error::other(e),
-        })
-    })
+/// What a start made before it returns: the run's `start.log`, its cgroup, and the child.
+struct Prepared {
+    log: StartLog,
+    cgroup: Option<RunCgroup>,
+    spawned: Spawned,
+}
+
+/// A start that failed: why, and the `start.log` and cgroup it had made by then (the cgroup
+/// to be given back).
+struct StartFailure {
+    err: RuntimeError,
+    made: Option<(StartLog, Option<RunCgroup>)>,
 }
 
 /// Creates the log directory, opens `start.log` and writes the attempt separator.
@@ -679,18 +720,32 @@ impl Supervisor {
                 pause = (pause * 2).min(GROUP_POLL_MAX);
             }
         }
-        self.sample_memory();
-        let mut usage = cgroup.usage();
-        if usage.peak_memory_bytes.is_none() {
-            usage.peak_memory_bytes = self.sampled_peak;
-        }
-        let oom = match cgroup.oom() {
+        let sampled = self.sampled_peak;
+        let path = cgroup.path();
+        let read = give_back(
+            &self.pool,
+            cgroup,
+            self.resources,
+            &mut self.log,
+            move |cgroup| {
+                let mut usage = cgroup.usage();
+                if usage.peak_memory_bytes.is_none() {
+                    usage.peak_memory_bytes = sampled.max(cgroup.memory_current());
+                }
+                (usage, cgroup.oom())
+            },
+        )
+        .await;
+        let Some((usage, oom)) = read else {
+            return (Usage::default(), false);
+        };
+        let oom = match oom {
             OomSign::Kills(n) => {
                 if n > 0 {
                     self.log.line(format_args!(
                         "the OOM killer killed {} in cgroup {}",
                         count_processes(n as usize),
-                        cgroup.path().display()
+                        path.display()
                     ));
                 }
                 n > 0
@@ -701,7 +756,6 @@ impl Supervisor {
             }),
             OomSign::None => false,
         };
-        remove_cgroup(&self.pool, cgroup, self.resources, &mut self.log).await;
         (usage, oom)
     }
 
