@@ -294,14 +294,18 @@ impl RunCgroup {
         let Some(dir) = self.with("memory") else {
             return OomSign::None;
         };
-        let (file, failcnt) = match self.version {
-            Version::V1 => ("memory.oom_control", files::read_u64(dir, "memory.failcnt")),
-            Version::V2 => ("memory.events", None),
+        let file = match self.version {
+            Version::V1 => "memory.oom_control",
+            Version::V2 => "memory.events",
         };
         let text = files::read(dir, file).unwrap_or_default();
         match files::keyed(&text, "oom_kill") {
             Some(kills) => OomSign::Kills(kills.saturating_sub(self.oom_base)),
-            None if failcnt.unwrap_or(0) > 0 => OomSign::LimitHit,
+            None if self.version == Version::V1
+                && files::read_u64(dir, "memory.failcnt").unwrap_or(0) > 0 =>
+            {
+                OomSign::LimitHit
+            }
             None => OomSign::None,
         }
     }
@@ -371,8 +375,9 @@ impl RunCgroup {
 
     /// Makes a cgroup that held an earlier run ready for a new one (v1): its high-water mark,
     /// limit-hit count and CPU time back to zero, its OOM kill count and the memory still
-    /// charged to it taken as the new bases, and `resources` written where they differ from
-    /// `before` (an absent limit is lifted).
+    /// charged to it taken as the new bases, its CPU quota written again (which refills it),
+    /// and the memory limit written where it differs from `before` (an absent limit is
+    /// lifted).
     pub(super) fn reset_for(
         &mut self,
         resources: &Resources,
@@ -408,8 +413,11 @@ impl RunCgroup {
         {
             files::write(dir, "memory.limit_in_bytes", "-1")?;
         }
+        // The CPU quota is written even when it is the same: writing it gives the cgroup its
+        // whole quota back, so that the new run does not wait out a period that the run
+        // before used up.
         let changed = Resources {
-            cores: resources.cores.filter(|_| resources.cores != before.cores),
+            cores: resources.cores,
             memory_bytes: resources
                 .memory_bytes
                 .filter(|_| resources.memory_bytes != before.memory_bytes),
