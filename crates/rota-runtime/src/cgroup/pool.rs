@@ -18,7 +18,7 @@
 //! Only on cgroup v1: v2 can neither rename a cgroup nor reset its `memory.peak`, so there each
 //! run gets a new cgroup. A reused cgroup always carries its run's name, so that an agent
 //! restarted after a crash finds a run's cgroup by name as before; idle cgroups it may leave
-//! behind are empty.
+//! behind are empty. Idle cgroups are also removed when the pool is dropped.
 
 use std::io;
 use std::sync::{Mutex, MutexGuard};
@@ -149,15 +149,28 @@ impl Pool {
             }
             std::mem::take(&mut state.idle)
         };
-        for idle in drained {
-            if let Err(err) = idle.cgroup.reclaim() {
-                tracing::warn!(cgroup = %idle.cgroup.path().display(), %err, "an idle cgroup is left behind");
-            }
-        }
+        remove_all(drained);
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Drop for Pool {
+    /// The idle cgroups go with the pool (a runtime dropped, or a tokio runtime shut down with
+    /// a drain still waiting): they are empty, so removing them does not wait.
+    fn drop(&mut self) {
+        remove_all(std::mem::take(&mut self.lock().idle));
+    }
+}
+
+/// Removes idle cgroups (and, with the last, the parents); a failure is logged.
+fn remove_all(idle: Vec<Idle>) {
+    for idle in idle {
+        if let Err(err) = idle.cgroup.reclaim() {
+            tracing::warn!(cgroup = %idle.cgroup.path().display(), %err, "an idle cgroup is left behind");
+        }
     }
 }
 
