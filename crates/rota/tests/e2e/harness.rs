@@ -221,6 +221,8 @@ impl Dev {
 }
 
 impl Drop for Dev {
+    /// Kills the runs still running, then stops `rota dev` with SIGTERM, so that its agent
+    /// removes the cgroups it keeps idle for the next runs (SIGKILL after 5 s).
     fn drop(&mut self) {
         if self.child.is_some() {
             let running = self.rota(&["running", "--output", "json"]);
@@ -232,8 +234,28 @@ impl Drop for Dev {
                 }
             }
         }
-        self.kill9();
+        terminate(&mut self.child, Duration::from_secs(5));
     }
+}
+
+/// SIGTERM to `child`, then SIGKILL if it has not exited within `grace`; reaps it.
+fn terminate(child: &mut Option<Child>, grace: Duration) {
+    let Some(mut process) = child.take() else {
+        return;
+    };
+    let _ = Command::new("kill")
+        .args(["-TERM", &process.id().to_string()])
+        .stderr(Stdio::null())
+        .status();
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = process.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = process.kill();
+    let _ = process.wait();
 }
 
 /// SIGKILL to a process group.
@@ -372,8 +394,10 @@ impl AgentProcess {
 }
 
 impl Drop for AgentProcess {
+    /// Stops the agent with SIGTERM, so that it removes the cgroups it keeps idle for the next
+    /// runs (SIGKILL after 5 s).
     fn drop(&mut self) {
-        self.kill9();
+        terminate(&mut self.child, Duration::from_secs(5));
     }
 }
 
