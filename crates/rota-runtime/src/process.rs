@@ -165,7 +165,7 @@ impl ProcessRuntime {
         .unwrap_or_else(|e| {
             Err(StartFailure {
                 err: RuntimeError::Spawn {
-                    program: program.clone(),
+                    program,
                     source: io::Error::other(e),
                 },
                 made: None,

@@ -62,11 +62,11 @@ impl Lateness {
                 lateness.started.push(millis_between(t, started));
             }
             if let Some(ended) = run.ended_at {
-                lateness.ended.push(millis_between(t, ended));
+                let to_end = millis_between(t, ended);
+                lateness.ended.push(to_end);
                 if let Some(round) = rounds.get(&ended) {
-                    let began = millis_between(t, ended);
-                    lateness.planned.push(began + round.planned_ms);
-                    lateness.committed.push(began + round.committed_ms);
+                    lateness.planned.push(to_end + round.planned_ms);
+                    lateness.committed.push(to_end + round.committed_ms);
                 }
             }
         }
